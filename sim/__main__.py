@@ -1,0 +1,4 @@
+"""`python -m sim` is the same as `alsim`."""
+from sim.cli import main
+
+main()

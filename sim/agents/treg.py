@@ -1,0 +1,33 @@
+"""Regulatory T cells: infiltrate from blood, wander, secrete IL-10/TGF-β, calm microglia they touch.
+
+Infiltration (cells/h into the patch) = r_max · area · leak(t) · C̄/(C̄+K) · T_sys, where C̄ is the mean
+damage/chemokine signal, leak(t) the blood–spinal-cord-barrier permeability and T_sys the systemic
+Treg level (raised by MSCs in lung/blood). T cells are absent from SOD1 cord ≤ 80 d and present by
+120 d (Alexianu et al. 2001 Neurology 57:1282); Tregs and CD4 T cells are protective in SOD1 mice
+(Beers et al. 2008 PNAS 105:15558; 2011 Brain 134:1293). Cells walk randomly (Kawakami et al. 2005
+J Exp Med 201:1805) and leave after an exponential residence time.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim.agents.base import ColumnAgent, column
+from sim.config import TregConfig
+
+SCHEMA = {"x": float, "y": float}
+
+
+def infiltration_rate_per_h(area_mm2: float, leak: float, mean_damage: float, systemic: float, p: TregConfig) -> float:
+    recruit = mean_damage / (mean_damage + p.k_chemokine_pm)
+    return p.max_infiltration_per_mm2_per_day / 24.0 * area_mm2 * leak * recruit * systemic
+
+
+def leaves(u, dt_h: float, p: TregConfig):
+    """Mask of Tregs that leave the patch this step."""
+    return u < -np.expm1(-dt_h / (p.residence_days * 24.0))
+
+
+class Treg(ColumnAgent):
+    store_name = "treg_store"
+    x = column("x", "position (µm)")
+    y = column("y", "position (µm)")

@@ -1,0 +1,142 @@
+"""Command line: `alsim` (== `python -m sim`), a Hydra app.
+
+Before Hydra creates a run folder, a single run's overrides are composed and validated here,
+so bad input ends with one line naming the key and the allowed range, exit code 2, and nothing
+written. Inside the Hydra job (also for multirun jobs) the config is validated again; a job that
+fails validation removes the folder Hydra made for it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+import sim
+from sim.config import ConfigError, SimConfig, validate
+from sim.recorder import write_run_folder
+from sim.run import simulate, summarize, summary_table
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+GROUPS = ("disease", "treatment", "domain")
+EXIT_BAD_INPUT = 2
+
+ConfigStore.instance().store(name="base_config", node=SimConfig)
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _check_group_choices(overrides: list[str]) -> None:
+    for ov in overrides:
+        key, sep, value = ov.lstrip("+~").partition("=")
+        if sep and key in GROUPS and value not in group_options(key):
+            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}")
+
+
+def _check_known_keys(cfg: DictConfig) -> None:
+    """Hydra lets `+key=value` add a root key; the model would silently ignore it, so refuse it."""
+    known = {f.name for f in dataclasses.fields(SimConfig)}
+    unknown = sorted(set(cfg.keys()) - known - {"hydra"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a known parameter (the full list is in docs/parameters.md)")
+
+
+def _one_line(exc: Exception, overrides: list[str]) -> str:
+    """Turn a Hydra/OmegaConf composition error into one line naming the key."""
+    text = f"{exc}\n{exc.__cause__ or ''}"
+    key = re.search(r"full_key: ([\w.\[\]]+)", text) or re.search(r"Could not override '([\w.]+)'", text)
+    if key:
+        k = key.group(1)
+        given = next((ov.partition("=")[2] for ov in overrides if ov.lstrip("+~").partition("=")[0] == k), "?")
+        if "not in struct" in text or re.search(r"Key '\w+' not in", text):
+            return f"{k} is not a known parameter (the full list is in docs/parameters.md)"
+        expected = re.search(r"could not be converted to (\w+)|is not a valid (bool)", text)
+        allowed = f"expected a value of type {expected.group(1) or expected.group(2)}" if expected else text.splitlines()[0]
+        return f"{k}={given} is invalid: {allowed}"
+    first = text.strip().splitlines()[0]
+    if type(exc).__name__ == "OverrideParseException":
+        return f"could not parse the override(s) {' '.join(overrides)}: {first}"
+    return first
+
+
+def compose_config(overrides: list[str]) -> SimConfig:
+    """Compose and validate a single run's config exactly as `alsim` would, without side effects."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    _check_group_choices(overrides)
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+            _check_known_keys(cfg)
+            obj = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise ConfigError(_one_line(exc, overrides)) from None
+    return validate(obj)
+
+
+def _fail(message: str) -> None:
+    print(f"alsim: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _remove_job_folder(out_dir: Path) -> None:
+    """Remove what Hydra wrote for a job that never ran (its .hydra/ and log), and the folder if empty."""
+    shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
+    for log in out_dir.glob("*.log"):
+        log.unlink(missing_ok=True)
+    try:
+        out_dir.rmdir()
+    except OSError:
+        pass
+
+
+def _progress(arm: str, fraction: float) -> None:
+    if sys.stderr.isatty():
+        print(f"\r  simulating {arm:<8} {fraction:5.0%}", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def run_job(cfg: DictConfig) -> float | None:
+    """One Hydra job: simulate the paired arms, write the run folder, print the summary."""
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        _check_known_keys(cfg)
+        sim_cfg = validate(OmegaConf.to_object(cfg))
+    except ConfigError as exc:
+        _remove_job_folder(out_dir)
+        _fail(str(exc))
+    records = simulate(sim_cfg, _progress)
+    summary = summarize(sim_cfg, records)
+    write_run_folder(out_dir, records, summary, sim_cfg.domain.voxel_um)
+    print(summary_table(summary))
+    print(f"run folder: {out_dir}")
+    effect = summary["effect"]
+    return None if effect is None else effect["t50_delay_days"]
+
+
+def _is_single_run(argv: list[str]) -> bool:
+    return not any(a in ("-m", "--multirun") or a.startswith("--") or a in ("-h", "-c", "-i", "-p") for a in argv)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if _is_single_run(argv):
+        try:
+            compose_config(argv)
+        except ConfigError as exc:
+            _fail(str(exc))
+    run_job()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

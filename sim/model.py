@@ -1,0 +1,423 @@
+"""ALSModel: wires agents, fields, pharmacokinetics and dosing; defines the order of one step.
+
+One step (default 1 h) in this order:
+1. environment: barrier leak, EAAT2 loss and systemic MSC effects for the current day;
+2. motor neurons read their fields, lose health, die (damage burst), survivors sprout;
+3. microglia switch state (damage vs IL-10/TGF-β, Treg/MSC contact), move, divide, die;
+4. Tregs leave, wander and arrive; 5. MSC packets move between blood/lung/cleared, a few cells home;
+   tissue MSCs move and die; 6. systemic memories advance;
+7. every agent's secretion becomes a source; the fields advance exactly over the step; uptake.
+Infusions are Mesa events scheduled at their hour. Random numbers come from one independent
+stream per process (spawned from one SeedSequence), so a treated arm with zero dose reproduces
+the control arm exactly and treated/control pairs share all draws treatment does not touch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sim import pk
+from sim.agents import MSC, Microglia, MotorNeuron, Treg
+from sim.agents import microglia as mg
+from sim.agents import motor_neuron as mn
+from sim.agents import msc as msc_mod
+from sim.agents import treg as tr
+from sim.agents.base import Columns
+from sim.config import SimConfig, grid_shape
+from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
+from sim.treatment import cells_per_infusion, infusion_days
+
+STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa")
+F = FIELD_INDEX
+
+
+class NumericalError(RuntimeError):
+    """A field became non-finite; the message names the field and the step."""
+
+
+def logistic(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+@dataclass
+class StepContext:
+    """Per-step inputs shared by the vectorized rules and the per-agent `step()` methods."""
+
+    day: float = 0.0
+    dt_h: float = 1.0
+    dt_days: float = 1.0 / 24
+    drive: float = 0.0
+    neuron_inputs: np.ndarray = field(default_factory=lambda: np.zeros((6, 0)))
+    neuron_died: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    microglia_inputs: np.ndarray = field(default_factory=lambda: np.zeros((5, 0)))
+    microglia_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    neuron_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class ALSModel(mesa.Model):
+    """A 2-D patch of lumbar ventral horn with motor neurons, microglia, Tregs and IV MSCs."""
+
+    def __init__(self, cfg: SimConfig, arm: str = "control"):
+        streams = np.random.SeedSequence(cfg.seed).spawn(len(STREAMS))
+        self.rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
+        super().__init__(rng=self.rngs["mesa"])
+        self.cfg, self.arm = cfg, arm
+        d, dom = cfg.disease, cfg.domain
+        self.dt_h = d.dt_hours
+        self.shape = grid_shape(dom)
+        self.dx = dom.voxel_um
+        self.width, self.height = self.shape[1] * self.dx, self.shape[0] * self.dx
+        self.area_mm2 = self.width * self.height / 1e6
+        self.patch_volume_mm3 = self.area_mm2 * dom.slab_thickness_um / 1e3
+        self.n_steps = int(round((d.horizon_days - d.start_day) * 24 / self.dt_h))
+        self.ctx = StepContext(dt_h=self.dt_h, dt_days=self.dt_h / 24)
+
+        self.neuron_store = Columns(mn.SCHEMA)
+        self.microglia_store = Columns(mg.SCHEMA)
+        self.treg_store = Columns(tr.SCHEMA)
+        self.msc_store = Columns(msc_mod.SCHEMA)
+        self._init_fields()
+        self._place_neurons()
+        self._place_microglia()
+
+        self.systemic = pk.SystemicState()
+        self.msc_infused = 0
+        self.msc_cleared = 0
+        self.infusions_given: list[float] = []
+        self._deaths_idx = np.zeros(0, dtype=int)
+        self._doses = infusion_days(cfg.treatment, d) if arm == "treated" else []
+        for day in self._doses:
+            self.schedule_event(self.infuse, at=(day - d.start_day) * 24 / self.dt_h)
+        self._environment(d.start_day)
+
+    # ------------------------------------------------------------------ set-up
+    def _init_fields(self) -> None:
+        f, dom = self.cfg.fields, self.cfg.domain
+        self.base_decay = decay_per_h(f)
+        self.solver = FieldSolver(self.shape, self.dx, diffusion_um2_per_h(f), self.base_decay, self.dt_h)
+        voxel_l = self.dx**2 * dom.slab_thickness_um * dom.ecs_fraction * 1e-15
+        self.per_molecule = np.array([molecules_per_s_to_rate(s, voxel_l) for s in FIELD_SPECS])
+        start = np.zeros((len(FIELD_NAMES), *self.shape))
+        start[F["glutamate"]] = f.glutamate_ambient_um
+        self.solver.set_values(start)
+
+    def _place_neurons(self) -> None:
+        d, p, rng = self.cfg.disease, self.cfg.neurons, self.rngs["neurons_init"]
+        n = max(1, int(round(p.density_per_mm2 * self.area_mm2)))
+        xy = rng.uniform([self.dx, self.dx], [self.width - self.dx, self.height - self.dx], size=(n, 2))
+        unit_type = rng.choice(3, size=n, p=[d.ff_fraction, d.fr_fraction, 1 - d.ff_fraction - d.fr_fraction])
+        type_mult = np.array([d.ff_vulnerability, d.fr_vulnerability, d.s_vulnerability])[unit_type]
+        vuln = type_mult * np.exp(d.vulnerability_sd_log * rng.standard_normal(n))
+        for i in range(n):
+            MotorNeuron(self, x=xy[i, 0], y=xy[i, 1], health=1.0, vulnerability=vuln[i], unit_size=1.0,
+                        alive=True, unit_type=unit_type[i], death_day=np.nan)
+        self.n_neurons = n
+
+    def _place_microglia(self) -> None:
+        rng = self.rngs["microglia_init"]
+        n = int(round(self.cfg.microglia.density_per_mm2 * self.area_mm2))
+        xy = rng.uniform([0, 0], [self.width, self.height], size=(n, 2))
+        for i in range(n):
+            Microglia(self, x=xy[i, 0], y=xy[i, 1], state=mg.SURVEILLANT)
+        self.microglia_capacity = self.cfg.microglia.max_fold * max(n, 1)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def day(self) -> float:
+        return self.cfg.disease.start_day + self.time * self.dt_h / 24.0
+
+    def _voxel(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Flat voxel index of positions (positions are kept inside [0, width] × [0, height])."""
+        ix = np.minimum((x * (1.0 / self.dx)).astype(np.intp), self.shape[1] - 1)
+        iy = np.minimum((y * (1.0 / self.dx)).astype(np.intp), self.shape[0] - 1)
+        return iy * self.shape[1] + ix
+
+    def _sample(self, names: tuple[str, ...], flat_idx: np.ndarray) -> np.ndarray:
+        flat = self.solver.values.reshape(len(FIELD_NAMES), -1)
+        return flat[[F[n] for n in names]][:, flat_idx]
+
+    def _environment(self, day: float) -> None:
+        d = self.cfg.disease
+        self.leak = d.bscb_leak_baseline + (1 - d.bscb_leak_baseline) * logistic((day - d.bscb_leak_mid_day) / d.bscb_leak_width_days)
+        self.eaat2 = 1.0 - d.eaat2_loss_max * logistic((day - d.eaat2_loss_mid_day) / d.eaat2_loss_width_days)
+        m = self.cfg.msc
+        self.treg_level = self.systemic.treg_level(d.treg_systemic_baseline, m)
+        self.vesicles = self.systemic.vesicle_effect(self.leak, m)
+        self.polarization = self.systemic.polarization_push(self.leak, m)
+        self.mean_damage = float(self.solver.values[F["damage"]].mean())
+
+    # ------------------------------------------------------------------ dosing
+    def infuse(self) -> None:
+        """Mesa event: one IV infusion, split into packets; most arrest in the lung on first pass."""
+        t, d, m, rng = self.cfg.treatment, self.cfg.disease, self.cfg.msc, self.rngs["msc"]
+        cells = pk.split_dose(cells_per_infusion(t, d), m.packets_per_infusion)
+        where = pk.first_pass(rng.random(len(cells)), m)
+        for c, comp in zip(cells, where):
+            MSC(self, compartment=comp, cells=c)
+        self.msc_infused += int(cells.sum())
+        self.infusions_given.append(self.day)
+        self._msc_burden_changed()
+
+    def _msc_burden_changed(self) -> None:
+        s = self.msc_store
+        outside = s["compartment"] != msc_mod.TISSUE
+        self.systemic.burden_per_kg = float(s["cells"][outside].sum()) / self.cfg.disease.body_weight_kg
+
+    # ------------------------------------------------------------------ the step
+    def step(self) -> None:
+        ctx = self.ctx
+        ctx.day = self.day - self.dt_h / 24.0  # Mesa advanced time already: use the interval's start
+        self._environment(ctx.day)
+        self._step_neurons()
+        self._step_microglia()
+        self._step_tregs()
+        self._step_msc()
+        self.systemic.advance(self.systemic.burden_per_kg, ctx.dt_days, self.cfg.msc)
+        self._step_fields()
+
+    def _step_neurons(self) -> None:
+        d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
+        ctx.drive = mn.intrinsic_drive(ctx.day, d.drive_per_day, d.drive_ref_day, d.drive_exponent, d.drive_offset_days)
+        idx = self._voxel(s["x"], s["y"])
+        tnf, il1b, ros, glu, bdnf, gdnf = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
+        glu_excess = np.maximum(glu - self.cfg.fields.glutamate_ambient_um, 0.0)
+        ctx.neuron_inputs = np.stack([tnf, il1b, ros, glu_excess, bdnf, gdnf])
+        if self.cfg.engine == "agents":
+            ctx.neuron_died = np.zeros(len(s), bool)
+            ctx.neuron_rate = np.zeros(len(s))
+            self.agents_by_type[MotorNeuron].do("step")
+            died = ctx.neuron_died
+        else:
+            ctx.neuron_rate = mn.damage_rate(ctx.drive, s["vulnerability"], *ctx.neuron_inputs, p)
+            s["health"][:], died = mn.update_health(s["health"], s["alive"], ctx.neuron_rate, ctx.dt_days)
+        s["alive"][died] = False
+        s["death_day"][died] = self.day
+        self._deaths_idx = idx[died]
+        s["unit_size"][:] = mn.update_unit_size(s["unit_size"], s["health"], s["alive"], self.n_neurons, p, ctx.dt_days)
+
+    def _step_microglia(self) -> None:
+        p, ctx, s, rng = self.cfg.microglia, self.ctx, self.microglia_store, self.rngs["microglia"]
+        n = len(s)
+        if n == 0:
+            return
+        idx = self._voxel(s["x"], s["y"])
+        damage, tnf, il10, tgfb = self._sample(("damage", "tnf", "il10", "tgfb"), idx)
+        push = self.polarization + p.treg_contact_weight * self._contacts(s, self.treg_store)
+        if self.cfg.msc.pathways.local_paracrine:
+            push = push + self.cfg.msc.paracrine_weight * self._contacts(s, self.msc_store, tissue_only=True)
+        ctx.microglia_inputs = np.stack([damage, tnf, il10, tgfb, np.broadcast_to(push, damage.shape)])
+        ctx.microglia_u = rng.random(n)
+        normals = rng.standard_normal((2, n))
+        u_birth, u_death = rng.random(n), rng.random(n)
+        if self.cfg.engine == "agents":
+            self.agents_by_type[Microglia].do("step")
+        else:
+            rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, p)
+            s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
+        gy, gx = self.solver.gradient(F["damage"])
+        grad_scale = p.k_damage_pm / 100.0  # gradients above K_D per 100 µm saturate the speed
+        s["x"][:], s["y"][:] = mg.chemotaxis_step(s["x"], s["y"], gy.ravel()[idx], gx.ravel()[idx], normals, p.speed_um_per_h,
+                                                  p.random_motility_um2_per_h, grad_scale, ctx.dt_h, self.width, self.height)
+        self._microglia_births_deaths(damage, u_birth, u_death)
+
+    def _microglia_births_deaths(self, damage: np.ndarray, u_birth: np.ndarray, u_death: np.ndarray) -> None:
+        p, s, days = self.cfg.microglia, self.microglia_store, self.ctx.dt_days
+        active = s["state"] != mg.SURVEILLANT
+        room = max(0.0, 1.0 - len(s) / self.microglia_capacity)
+        drive = mg.damage_drive(damage, p)
+        born = active & (u_birth < -np.expm1(-p.proliferation_rate_per_day * drive * room * days))
+        dies = active & ~born & (u_death < -np.expm1(-p.apoptosis_rate_per_day * days))
+        parents = np.flatnonzero(born)
+        if len(parents):
+            jitter = self.rngs["microglia"].normal(0.0, 5.0, size=(2, len(parents)))
+            xs = mg.reflect(s["x"][parents] + jitter[0], self.width)
+            ys = mg.reflect(s["y"][parents] + jitter[1], self.height)
+            states = s["state"][parents].copy()
+            doomed = [s.owners[i] for i in np.flatnonzero(dies)]
+            for x, y, st in zip(xs, ys, states):
+                Microglia(self, x=x, y=y, state=st)
+        else:
+            doomed = [s.owners[i] for i in np.flatnonzero(dies)]
+        for agent in doomed:
+            agent.remove()
+
+    def _contacts(self, cells: Columns, others: Columns, tissue_only: bool = False) -> np.ndarray:
+        """Number of `others` within the contact radius of each cell."""
+        if len(others) == 0 or len(cells) == 0:
+            return np.zeros(len(cells))
+        keep = others["compartment"] == msc_mod.TISSUE if tissue_only else np.ones(len(others), bool)
+        if not keep.any():
+            return np.zeros(len(cells))
+        tree = cKDTree(np.column_stack([others["x"][keep], others["y"][keep]]))
+        pts = np.column_stack([cells["x"], cells["y"]])
+        return tree.query_ball_point(pts, self.cfg.microglia.contact_radius_um, return_length=True).astype(float)
+
+    def _step_tregs(self) -> None:
+        p, ctx, s, rng = self.cfg.tregs, self.ctx, self.treg_store, self.rngs["tregs"]
+        n = len(s)
+        if n:
+            leaving = tr.leaves(rng.random(n), ctx.dt_h, p)
+            normals = rng.standard_normal((2, n))
+            step = np.sqrt(2 * p.motility_um2_per_h * ctx.dt_h)
+            s["x"][:] = mg.reflect(s["x"] + step * normals[0], self.width)
+            s["y"][:] = mg.reflect(s["y"] + step * normals[1], self.height)
+            for agent in [s.owners[i] for i in np.flatnonzero(leaving)]:
+                agent.remove()
+        rate = tr.infiltration_rate_per_h(self.area_mm2, self.leak, self.mean_damage, self.treg_level, p)
+        arrivals = rng.poisson(rate * ctx.dt_h)
+        if arrivals:
+            xy = rng.uniform([0, 0], [self.width, self.height], size=(arrivals, 2))
+            for x, y in xy:
+                Treg(self, x=x, y=y)
+
+    def _step_msc(self) -> None:
+        s = self.msc_store
+        if len(s) == 0:
+            return
+        m, ctx, rng = self.cfg.msc, self.ctx, self.rngs["msc"]
+        comp = s["compartment"].copy()
+        outside = np.flatnonzero(comp != msc_mod.TISSUE)
+        tissue = np.flatnonzero(comp == msc_mod.TISSUE)
+        gone: list = []
+        if len(outside):
+            leave = rng.random(len(outside)) < pk.leave_probability(comp[outside], ctx.dt_h, m)
+            dest = pk.destination(comp[outside], rng.random(len(outside)), m)
+            p_home = pk.homing_probability(self.leak, self.mean_damage, self.patch_volume_mm3, m, self.cfg.disease.cord_volume_mm3) \
+                if m.pathways.homing else 0.0
+            for j in np.flatnonzero(leave):
+                i = outside[j]
+                if comp[i] == msc_mod.BLOOD and p_home > 0:
+                    homed = int(rng.binomial(s["cells"][i], p_home))
+                    if homed:
+                        s["cells"][i] -= homed
+                        xy = rng.uniform([0, 0], [self.width, self.height], size=(homed, 2))
+                        for x, y in xy:
+                            MSC(self, compartment=msc_mod.TISSUE, cells=1, x=x, y=y)
+                if dest[j] == pk.CLEARED or s["cells"][i] == 0:
+                    self.msc_cleared += int(s["cells"][i])
+                    gone.append(s.owners[i])
+                else:
+                    s["compartment"][i] = dest[j]
+        if len(tissue):
+            dies = rng.random(len(tissue)) < -np.expm1(-np.log(2) * ctx.dt_h / m.tissue_half_life_h)
+            idx = self._voxel(s["x"][tissue], s["y"][tissue])
+            gy, gx = self.solver.gradient(F["damage"])
+            normals = rng.standard_normal((2, len(tissue)))
+            s["x"][tissue], s["y"][tissue] = mg.chemotaxis_step(
+                s["x"][tissue], s["y"][tissue], gy.ravel()[idx], gx.ravel()[idx], normals, m.speed_um_per_h, 0.0,
+                self.cfg.microglia.k_damage_pm / 100.0, ctx.dt_h, self.width, self.height)
+            for i in tissue[dies]:
+                self.msc_cleared += int(s["cells"][i])
+                gone.append(s.owners[i])
+        for agent in gone:
+            agent.remove()
+        self._msc_burden_changed()
+
+    # ------------------------------------------------------------------ fields
+    def _sources(self) -> np.ndarray:
+        """Secretion of every agent as concentration rates (unit/h) per voxel."""
+        nvox = self.shape[0] * self.shape[1]
+        where: list[np.ndarray] = []
+        amount: list[np.ndarray] = []
+
+        def deposit(name: str, idx: np.ndarray, molecules_per_s) -> None:
+            # Collected first, then summed by one bincount over (field, voxel).
+            if len(idx):
+                where.append(idx + F[name] * nvox)
+                amount.append(np.broadcast_to(molecules_per_s * self.per_molecule[F[name]], idx.shape))
+
+        n = self.neuron_store
+        alive = n["alive"]
+        nidx = self._voxel(n["x"][alive], n["y"][alive])
+        deposit("damage", nidx, mn.chemokine_release(n["health"][alive], True, self.cfg.neurons))
+        if len(self._deaths_idx):
+            deposit("damage", self._deaths_idx, self.cfg.neurons.death_burst_molecules / (self.dt_h * 3600.0))
+
+        p, s = self.cfg.microglia, self.microglia_store
+        if len(s):
+            midx = self._voxel(s["x"], s["y"])
+            pro = (s["state"] == mg.PRO_INFLAMMATORY).astype(float)
+            prot = (s["state"] == mg.PROTECTIVE).astype(float)
+            w_pro, w_prot = pro + p.mixed_output * prot, prot + p.mixed_output * pro
+            for name, rate, w in (("tnf", p.pro_tnf, w_pro), ("il1b", p.pro_il1b, w_pro), ("ros", p.pro_ros, w_pro),
+                                  ("glutamate", p.pro_glutamate, w_pro), ("il10", p.protective_il10, w_prot),
+                                  ("tgfb", p.protective_tgfb, w_prot), ("bdnf", p.protective_bdnf, w_prot),
+                                  ("gdnf", p.protective_gdnf, w_prot)):
+                deposit(name, midx, rate * w)
+
+        t = self.treg_store
+        if len(t):
+            tidx = self._voxel(t["x"], t["y"])
+            deposit("il10", tidx, self.cfg.tregs.il10)
+            deposit("tgfb", tidx, self.cfg.tregs.tgfb)
+
+        m, ms = self.cfg.msc, self.msc_store
+        if len(ms) and m.pathways.local_paracrine:
+            inside = ms["compartment"] == msc_mod.TISSUE
+            if inside.any():
+                sidx = self._voxel(ms["x"][inside], ms["y"][inside])
+                for name in ("tgfb", "bdnf", "gdnf", "il10"):
+                    deposit(name, sidx, getattr(m, name))
+
+        n_all = len(FIELD_NAMES) * nvox
+        src = np.bincount(np.concatenate(where), np.concatenate(amount), minlength=n_all) if where else np.zeros(n_all)
+        src = src.reshape(len(FIELD_NAMES), *self.shape)
+        src[F["glutamate"]] += self.cfg.fields.glutamate_ambient_um * self.base_decay[F["glutamate"]]
+        return src
+
+    def _step_fields(self) -> None:
+        m = self.cfg.msc
+        decay = self.base_decay.copy()
+        decay[F["glutamate"]] *= self.eaat2 * (1.0 + m.ev_glutamate_effect_max * self.vesicles)
+        decay[F["ros"]] *= 1.0 + m.ev_ros_effect_max * self.vesicles
+        self.solver.set_decay(decay)
+        values = self.solver.step(self._sources())
+        self._apply_trophic_uptake()
+        if not np.isfinite(values).all():
+            bad = FIELD_NAMES[int(np.flatnonzero(~np.isfinite(values).reshape(len(FIELD_NAMES), -1).all(axis=1))[0])]
+            raise NumericalError(f"field {bad!r} became non-finite at step {self.steps} (day {self.day:.2f}) of the {self.arm} arm")
+
+    def _apply_trophic_uptake(self) -> None:
+        k = self.cfg.neurons.trophic_uptake_per_h
+        n = self.neuron_store
+        if k <= 0 or not n["alive"].any():
+            return
+        count = np.bincount(self._voxel(n["x"][n["alive"]], n["y"][n["alive"]]), minlength=self.shape[0] * self.shape[1])
+        rate = np.zeros((len(FIELD_NAMES), self.shape[0] * self.shape[1]))
+        rate[F["bdnf"]] = rate[F["gdnf"]] = k * count
+        self.solver.apply_uptake(rate.reshape(len(FIELD_NAMES), *self.shape))
+
+    # ------------------------------------------------------------------ read-outs
+    def msc_cells(self) -> dict[str, int]:
+        s = self.msc_store
+        out = {name: int(s["cells"][s["compartment"] == code].sum()) for code, name in enumerate(msc_mod.COMPARTMENTS)}
+        out["cleared"] = self.msc_cleared
+        out["infused"] = self.msc_infused
+        return out
+
+    def metrics(self) -> dict[str, float]:
+        """One row of the time series (aggregate state after the last step)."""
+        n, s = self.neuron_store, self.microglia_store
+        alive = n["alive"]
+        row = {
+            "arm": self.arm,
+            "day": round(self.day, 6),
+            "mn_alive": int(alive.sum()),
+            "mn_alive_fraction": float(alive.mean()),
+            "mn_mean_health": float(n["health"][alive].mean()) if alive.any() else 0.0,
+            "functional_index": mn.functional_index(n["unit_size"], n["health"], alive, self.n_neurons, self.cfg.neurons),
+        }
+        for i, name in enumerate(FIELD_NAMES):
+            row[f"mean_{name}"] = float(self.solver.values[i].mean())
+        for code, name in enumerate(mg.STATE_NAMES):
+            row[f"microglia_{name}"] = int((s["state"] == code).sum())
+        row["microglia_total"] = len(s)
+        row["tregs"] = len(self.treg_store)
+        for name, cells in self.msc_cells().items():
+            row[f"msc_{name}"] = cells
+        row.update(treg_systemic=self.treg_level, bscb_leak=self.leak, eaat2_fraction=self.eaat2, vesicle_effect=self.vesicles,
+                   polarization_push=self.polarization)
+        return row

@@ -1,0 +1,148 @@
+"""Run a paired simulation (control and treated arms with the same seed) and summarise it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import sim
+from sim.config import SimConfig
+from sim.model import ALSModel
+from sim.recorder import ArmRecord, Recorder
+from sim.treatment import cells_per_infusion, infusion_days
+
+ProgressFn = Callable[[str, float], None]
+
+
+def arms_of(cfg: SimConfig) -> list[str]:
+    return ["control", "treated"] if cfg.treatment.enabled else ["control"]
+
+
+def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None) -> ArmRecord:
+    """Simulate one arm from the preset's start day to its horizon."""
+    model = ALSModel(cfg, arm)
+    steps_per_day = 24.0 / model.dt_h
+    rec = Recorder(model, record_every=round(cfg.domain.record_every_hours / model.dt_h),
+                   snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day))
+    rec.observe(0)
+    for k in range(1, model.n_steps + 1):
+        model.step()
+        rec.observe(k, final=k == model.n_steps)
+        if progress and k % max(1, model.n_steps // 100) == 0:
+            progress(arm, k / model.n_steps)
+    return rec.finish()
+
+
+def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> list[ArmRecord]:
+    return [run_arm(cfg, arm, progress) for arm in arms_of(cfg)]
+
+
+# --------------------------------------------------------------------------- summary
+def t50_days(r: ArmRecord) -> float | None:
+    """Day on which half of the motor neurons had died (exact death days), or None if never."""
+    need = math.ceil(r.n_neurons / 2)
+    return float(r.death_days[need - 1]) if len(r.death_days) >= need else None
+
+
+def arm_outcomes(r: ArmRecord) -> dict:
+    days = np.array([row["day"] for row in r.rows])
+    alive = np.array([row["mn_alive_fraction"] for row in r.rows])
+    final = r.rows[-1]
+    return {
+        "t50_days": t50_days(r),
+        "mn_alive_final": final["mn_alive_fraction"],
+        "mn_total": r.n_neurons,
+        "functional_index_final": final["functional_index"],
+        "auc_alive_days": float(np.trapezoid(alive, days)),
+        "infusion_days": r.infusion_days,
+    }
+
+
+def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
+    """Treated minus control; a delay that runs past the horizon is reported as censored."""
+    c, t = control["t50_days"], treated["t50_days"]
+    effect = {"t50_delay_days": None, "t50_delay_censored_at_least_days": None,
+              "auc_gain_days": treated["auc_alive_days"] - control["auc_alive_days"],
+              "mn_alive_final_difference": treated["mn_alive_final"] - control["mn_alive_final"]}
+    if c is not None and t is not None:
+        effect["t50_delay_days"] = t - c
+    elif c is not None:
+        effect["t50_delay_censored_at_least_days"] = horizon - c
+    return effect
+
+
+def config_hash(cfg: SimConfig) -> str:
+    text = json.dumps(asdict(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance() -> dict:
+    import mesa
+    import scipy
+    return {"alsim": sim.__version__, "git_commit": git_commit(), "python": platform.python_version(),
+            "numpy": np.__version__, "scipy": scipy.__version__, "mesa": mesa.__version__}
+
+
+def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
+    arms = {r.arm: arm_outcomes(r) for r in records}
+    t, d = cfg.treatment, cfg.disease
+    summary = {
+        "non_clinical": True,
+        "notice": sim.NOTICE,
+        "version": sim.__version__,
+        "config_hash": config_hash(cfg),
+        "seed": cfg.seed,
+        "disease": d.name,
+        "domain": cfg.domain.name,
+        "treatment": {"name": t.name, "enabled": t.enabled, "dose_cells_per_kg": t.dose_cells_per_kg,
+                      "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
+                      "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
+                      "infusion_days": infusion_days(t, d)},
+        "clock": d.clock,
+        "days": [d.start_day, d.horizon_days],
+        "arms": arms,
+        "effect": paired_effect(arms["control"], arms["treated"], d.horizon_days) if "treated" in arms else None,
+        "provenance": provenance(),
+    }
+    return summary
+
+
+def _fmt_day(x: float | None) -> str:
+    return "not reached" if x is None else f"{x:.1f}"
+
+
+def summary_table(summary: dict) -> str:
+    """The short text printed after a run, under the non-clinical notice."""
+    lines = [sim.NOTICE, "",
+             f"disease={summary['disease']}  seed={summary['seed']}  days {summary['days'][0]:g}–{summary['days'][1]:g} ({summary['clock']})",
+             f"{'arm':<9} {'T50 (days to 50% MN loss)':>26} {'MN alive at end':>16} {'functional index':>17}"]
+    for arm, o in summary["arms"].items():
+        lines.append(f"{arm:<9} {_fmt_day(o['t50_days']):>26} {o['mn_alive_final']:>16.1%} {o['functional_index_final']:>17.2f}")
+    e = summary["effect"]
+    if e is not None:
+        t = summary["treatment"]
+        lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
+                     f"× {len(t['infusion_days'])} infusion(s) on day(s) {', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'}")
+        if e["t50_delay_days"] is not None:
+            lines.append(f"modeled paired T50 delay (treated − control): {e['t50_delay_days']:+.1f} days "
+                         f"(one seed; a delay of 0 means no modeled slowing)")
+        elif e["t50_delay_censored_at_least_days"] is not None:
+            lines.append(f"modeled paired T50 delay: ≥ {e['t50_delay_censored_at_least_days']:.1f} days (treated arm never reached 50 % loss)")
+        else:
+            lines.append("modeled paired T50 delay: undefined (control arm never reached 50 % loss)")
+    return "\n".join(lines)
