@@ -305,7 +305,8 @@ class MSCPathways:
 
     homing: bool = switch(True, "Circulating MSCs can enter the tissue patch.")
     local_paracrine: bool = switch(True, "MSCs in the tissue secrete TGF-β, BDNF, GDNF and calm nearby microglia.")
-    exosome: bool = switch(True, "MSC vesicles crossing a leaky barrier raise ROS scavenging and glutamate uptake.")
+    exosome: bool = switch(True, "MSC vesicles raise ROS scavenging and glutamate uptake: blood-borne ones behind a leaky barrier, "
+                                 "and locally around MSCs in the tissue.")
     systemic_treg: bool = switch(True, "MSCs in lung/blood raise the systemic Treg level.")
     microglia_polarization: bool = switch(True, "MSC-licensed host myeloid signals (PGE2/TSG-6 → IL-10) push microglia to protection.")
 
@@ -359,6 +360,9 @@ class MSCConfig:
                                            "Largest relative rise in glutamate uptake from MSC vesicles crossing a fully leaky barrier.")
     ev_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), ASSUMPTION, "Lung/blood MSC burden giving half the largest vesicle effect.",
                            bounds=(1e-9, INF))
+    local_vesicle_effect: float = param(
+        1.0, "1", (0.0, 5.0), "Bonafede et al. 2020 Int J Mol Sci 21:3651, doi:10.3390/ijms21103651 (vesicles home to lesions; magnitude assumption)",
+        "Relative rise in ROS scavenging and glutamate uptake in a voxel holding one tissue MSC.")
     polarization_weight: float = param(1.0, "1", (0.0, 3.0), "Németh et al. 2009 Nat Med 15:42; de Witte et al. 2018 Stem Cells 36:602 (magnitude assumption)",
                                        "Push toward protection on all microglia from MSC-licensed host myeloid signals at full barrier leak.")
     polarization_ec50: float = param(1e7, "cells·d/kg", (1e6, 1e8), ASSUMPTION, "Remembered MSC exposure giving half the largest polarization push.",

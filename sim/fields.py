@@ -114,10 +114,17 @@ class FieldSolver:
         self.values = values
         return values
 
-    def apply_uptake(self, rate_per_h: np.ndarray) -> None:
-        """Per-voxel first-order uptake (operator split): c ← c·exp(−k(x)Δt); k shape (n, ny, nx)."""
-        self.values *= np.exp(-rate_per_h * self.dt)
-        self._spectrum = fft.dctn(self.values, type=2, axes=(1, 2), norm="ortho")
+    def apply_uptake(self, indices: list[int], rate_per_h: np.ndarray) -> None:
+        """Per-voxel first-order uptake (operator split): c ← c·exp(−k(x)Δt) for the given fields.
+
+        rate_per_h has shape (ny, nx) (the same for each listed field) or (len(indices), ny, nx).
+        """
+        self.scale(indices, np.exp(-rate_per_h * self.dt))
+
+    def scale(self, indices: list[int], factor: np.ndarray) -> None:
+        """Multiply the listed fields voxel-wise by factor (≥ 0) and keep the spectra in step."""
+        self.values[indices] *= factor
+        self._spectrum[indices] = fft.dctn(self.values[indices], type=2, axes=(1, 2), norm="ortho")
 
     def gradient(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(∂c/∂y, ∂c/∂x) of one field in unit/µm (central differences, one-sided at walls)."""

@@ -376,6 +376,7 @@ class ALSModel(mesa.Model):
         self.solver.set_decay(decay)
         values = self.solver.step(self._sources())
         self._apply_trophic_uptake()
+        self._apply_local_vesicles()
         if not np.isfinite(values).all():
             bad = FIELD_NAMES[int(np.flatnonzero(~np.isfinite(values).reshape(len(FIELD_NAMES), -1).all(axis=1))[0])]
             raise NumericalError(f"field {bad!r} became non-finite at step {self.steps} (day {self.day:.2f}) of the {self.arm} arm")
@@ -386,9 +387,23 @@ class ALSModel(mesa.Model):
         if k <= 0 or not n["alive"].any():
             return
         count = np.bincount(self._voxel(n["x"][n["alive"]], n["y"][n["alive"]]), minlength=self.shape[0] * self.shape[1])
-        rate = np.zeros((len(FIELD_NAMES), self.shape[0] * self.shape[1]))
-        rate[F["bdnf"]] = rate[F["gdnf"]] = k * count
-        self.solver.apply_uptake(rate.reshape(len(FIELD_NAMES), *self.shape))
+        self.solver.apply_uptake([F["bdnf"], F["gdnf"]], (k * count).reshape(self.shape))
+
+    def _apply_local_vesicles(self) -> None:
+        """Vesicles of tissue MSCs raise ROS scavenging and glutamate uptake in their voxel.
+
+        Both species live milliseconds to seconds, far shorter than a step, so they are at quasi-steady
+        state: raising local loss by a factor (1 + e·n) divides the local level by the same factor
+        (an exponential operator split would wrongly wipe them out).
+        """
+        m, s = self.cfg.msc, self.msc_store
+        if not (m.pathways.exosome and m.local_vesicle_effect > 0 and len(s)):
+            return
+        inside = s["compartment"] == msc_mod.TISSUE
+        if not inside.any():
+            return
+        count = np.bincount(self._voxel(s["x"][inside], s["y"][inside]), minlength=self.shape[0] * self.shape[1]).reshape(self.shape)
+        self.solver.scale([F["ros"], F["glutamate"]], 1.0 / (1.0 + m.local_vesicle_effect * count))
 
     # ------------------------------------------------------------------ read-outs
     def msc_cells(self) -> dict[str, int]:
