@@ -94,10 +94,11 @@ def _remove_job_folder(out_dir: Path) -> None:
     shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
     for log in out_dir.glob("*.log"):
         log.unlink(missing_ok=True)
-    try:
-        out_dir.rmdir()
-    except OSError:
-        pass
+    for folder in (out_dir, out_dir.parent):  # the job folder, then the date folder Hydra made for it
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _progress(arm: str, fraction: float) -> None:
@@ -124,15 +125,34 @@ def run_job(cfg: DictConfig) -> float | None:
     return None if effect is None else effect["t50_delay_days"]
 
 
-def _is_single_run(argv: list[str]) -> bool:
-    return not any(a in ("-m", "--multirun") or a.startswith("--") or a in ("-h", "-c", "-i", "-p") for a in argv)
+# Hydra flags after which no simulation runs (help, info, printing the config, completion).
+NO_RUN_FLAGS = ("-h", "--help", "--hydra-help", "--version", "-i", "--info", "-c", "--cfg", "-p", "--package",
+                "--shell-completion", "-sc", "--experimental-rerun")
+VALUE_FLAGS = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
+
+
+def _single_run_overrides(argv: list[str]) -> list[str] | None:
+    """The overrides of a single run, or None for multirun / non-running invocations."""
+    overrides, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-m", "--multirun") or arg.split("=")[0] in NO_RUN_FLAGS:
+            return None
+        elif arg in VALUE_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+        elif arg.split("=")[0] not in VALUE_FLAGS:
+            return None  # an option we do not know: let Hydra handle (and report) it
+    return overrides
 
 
 def main() -> None:
-    argv = sys.argv[1:]
-    if _is_single_run(argv):
+    overrides = _single_run_overrides(sys.argv[1:])
+    if overrides is not None:
         try:
-            compose_config(argv)
+            compose_config(overrides)
         except ConfigError as exc:
             _fail(str(exc))
     run_job()

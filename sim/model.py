@@ -171,6 +171,7 @@ class ALSModel(mesa.Model):
         ctx = self.ctx
         ctx.day = self.day - self.dt_h / 24.0  # Mesa advanced time already: use the interval's start
         self._environment(ctx.day)
+        self._damage_gradient = self.solver.gradient(F["damage"])
         self._step_neurons()
         self._step_microglia()
         self._step_tregs()
@@ -217,7 +218,7 @@ class ALSModel(mesa.Model):
         else:
             rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, p)
             s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
-        gy, gx = self.solver.gradient(F["damage"])
+        gy, gx = self._damage_gradient
         grad_scale = p.k_damage_pm / 100.0  # gradients above K_D per 100 µm saturate the speed
         s["x"][:], s["y"][:] = mg.chemotaxis_step(s["x"], s["y"], gy.ravel()[idx], gx.ravel()[idx], normals, p.speed_um_per_h,
                                                   p.random_motility_um2_per_h, grad_scale, ctx.dt_h, self.width, self.height)
@@ -277,44 +278,51 @@ class ALSModel(mesa.Model):
         s = self.msc_store
         if len(s) == 0:
             return
-        m, ctx, rng = self.cfg.msc, self.ctx, self.rngs["msc"]
         comp = s["compartment"].copy()
-        outside = np.flatnonzero(comp != msc_mod.TISSUE)
-        tissue = np.flatnonzero(comp == msc_mod.TISSUE)
-        gone: list = []
-        if len(outside):
-            leave = rng.random(len(outside)) < pk.leave_probability(comp[outside], ctx.dt_h, m)
-            dest = pk.destination(comp[outside], rng.random(len(outside)), m)
-            p_home = pk.homing_probability(self.leak, self.mean_damage, self.patch_volume_mm3, m, self.cfg.disease.cord_volume_mm3) \
-                if m.pathways.homing else 0.0
-            for j in np.flatnonzero(leave):
-                i = outside[j]
-                if comp[i] == msc_mod.BLOOD and p_home > 0:
-                    homed = int(rng.binomial(s["cells"][i], p_home))
-                    if homed:
-                        s["cells"][i] -= homed
-                        xy = rng.uniform([0, 0], [self.width, self.height], size=(homed, 2))
-                        for x, y in xy:
-                            MSC(self, compartment=msc_mod.TISSUE, cells=1, x=x, y=y)
-                if dest[j] == pk.CLEARED or s["cells"][i] == 0:
-                    self.msc_cleared += int(s["cells"][i])
-                    gone.append(s.owners[i])
-                else:
-                    s["compartment"][i] = dest[j]
-        if len(tissue):
-            dies = rng.random(len(tissue)) < -np.expm1(-np.log(2) * ctx.dt_h / m.tissue_half_life_h)
-            idx = self._voxel(s["x"][tissue], s["y"][tissue])
-            gy, gx = self.solver.gradient(F["damage"])
-            normals = rng.standard_normal((2, len(tissue)))
-            s["x"][tissue], s["y"][tissue] = mg.chemotaxis_step(
-                s["x"][tissue], s["y"][tissue], gy.ravel()[idx], gx.ravel()[idx], normals, m.speed_um_per_h, 0.0,
-                self.cfg.microglia.k_damage_pm / 100.0, ctx.dt_h, self.width, self.height)
-            for i in tissue[dies]:
-                self.msc_cleared += int(s["cells"][i])
-                gone.append(s.owners[i])
+        gone = self._msc_outside(np.flatnonzero(comp != msc_mod.TISSUE))
+        gone += self._msc_in_tissue(np.flatnonzero(comp == msc_mod.TISSUE))
         for agent in gone:
             agent.remove()
         self._msc_burden_changed()
+
+    def _msc_outside(self, packets: np.ndarray) -> list:
+        """Packets leave blood/lung as wholes; cells leaving the blood may home (per-cell draw)."""
+        s, m, ctx, rng = self.msc_store, self.cfg.msc, self.ctx, self.rngs["msc"]
+        if not len(packets):
+            return []
+        comp = s["compartment"][packets]
+        leave = rng.random(len(packets)) < pk.leave_probability(comp, ctx.dt_h, m)
+        dest = pk.destination(comp, rng.random(len(packets)), m)
+        p_home = pk.homing_probability(self.leak, self.mean_damage, self.patch_volume_mm3, m,
+                                       self.cfg.disease.cord_volume_mm3) if m.pathways.homing else 0.0
+        gone = []
+        for i, from_blood, to in zip(packets[leave], comp[leave] == msc_mod.BLOOD, dest[leave]):
+            if from_blood and p_home > 0:
+                homed = int(rng.binomial(s["cells"][i], p_home))
+                s["cells"][i] -= homed
+                for x, y in rng.uniform([0, 0], [self.width, self.height], size=(homed, 2)):
+                    MSC(self, compartment=msc_mod.TISSUE, cells=1, x=x, y=y)
+            if to == pk.CLEARED or s["cells"][i] == 0:
+                self.msc_cleared += int(s["cells"][i])
+                gone.append(s.owners[i])
+            else:
+                s["compartment"][i] = to
+        return gone
+
+    def _msc_in_tissue(self, cells: np.ndarray) -> list:
+        """Tissue MSCs die with their half-life and move up the damage gradient."""
+        s, m, ctx, rng = self.msc_store, self.cfg.msc, self.ctx, self.rngs["msc"]
+        if not len(cells):
+            return []
+        dies = rng.random(len(cells)) < -np.expm1(-np.log(2) * ctx.dt_h / m.tissue_half_life_h)
+        idx = self._voxel(s["x"][cells], s["y"][cells])
+        gy, gx = self._damage_gradient
+        normals = rng.standard_normal((2, len(cells)))
+        s["x"][cells], s["y"][cells] = mg.chemotaxis_step(
+            s["x"][cells], s["y"][cells], gy.ravel()[idx], gx.ravel()[idx], normals, m.speed_um_per_h, 0.0,
+            self.cfg.microglia.k_damage_pm / 100.0, ctx.dt_h, self.width, self.height)
+        self.msc_cleared += int(s["cells"][cells[dies]].sum())
+        return [s.owners[i] for i in cells[dies]]
 
     # ------------------------------------------------------------------ fields
     def _sources(self) -> np.ndarray:
