@@ -8,6 +8,7 @@ fails validation removes the folder Hydra made for it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import hydra
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 import sim
@@ -116,7 +118,10 @@ def run_job(cfg: DictConfig) -> float | None:
     except ConfigError as exc:
         _remove_job_folder(out_dir)
         _fail(str(exc))
-    records = simulate(sim_cfg, _progress)
+    # A single run uses both arms' worth of cores; a sweep job stays serial (the launcher parallelises).
+    single = HydraConfig.get().mode == RunMode.RUN
+    workers = min(2, os.cpu_count() or 1) if single else 1
+    records = simulate(sim_cfg, _progress, workers=workers)
     summary = summarize(sim_cfg, records)
     write_run_folder(out_dir, records, summary, sim_cfg.domain.voxel_um)
     print(summary_table(summary))

@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import platform
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -40,8 +42,14 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None) -> Arm
     return rec.finish()
 
 
-def simulate(cfg: SimConfig, progress: ProgressFn | None = None) -> list[ArmRecord]:
-    return [run_arm(cfg, arm, progress) for arm in arms_of(cfg)]
+def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 1) -> list[ArmRecord]:
+    """Run every arm; with workers ≥ 2 the arms run in parallel processes (identical results)."""
+    arms = arms_of(cfg)
+    if workers < 2 or len(arms) < 2:
+        return [run_arm(cfg, arm, progress) for arm in arms]
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
+        return list(pool.map(run_arm, [cfg] * len(arms), arms))
 
 
 # --------------------------------------------------------------------------- summary
