@@ -1,0 +1,1 @@
+"""Experiments and analysis: collecting run folders, paired comparisons, sweep support."""
