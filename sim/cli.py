@@ -2,12 +2,13 @@
 
 Before Hydra creates a run folder, a single run's overrides are composed and validated here,
 so bad input ends with one line naming the key and the allowed range, exit code 2, and nothing
-written. Inside the Hydra job (also for multirun jobs) the config is validated again; a job that
-fails validation removes the folder Hydra made for it.
+written. A sweep (-m) checks every swept value before any job starts (`SweepCallback`); a sweep job
+that still fails records `failure.json` and the sweep goes on (see `sim.experiments.sweep`).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -23,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 import sim
 from sim.config import ConfigError, SimConfig, validate
 from sim.recorder import write_run_folder
-from sim.run import simulate, summarize, summary_table
+from sim.experiments import sweep
+from sim.run import config_hash, git_commit, simulate, summarize, summary_table
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 GROUPS = ("disease", "treatment", "domain")
@@ -76,6 +79,9 @@ def compose_config(overrides: list[str]) -> SimConfig:
     from omegaconf.errors import OmegaConfBaseException
 
     _check_group_choices(overrides)
+    running = GlobalHydra.instance()  # inside a Hydra app (sweep checks) keep its state aside
+    saved = running.hydra if running.is_initialized() else None
+    running.clear()
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)
@@ -83,6 +89,9 @@ def compose_config(overrides: list[str]) -> SimConfig:
             obj = OmegaConf.to_object(cfg)
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise ConfigError(_one_line(exc, overrides)) from None
+    finally:
+        if saved is not None:
+            GlobalHydra.instance().initialize(saved)
     return validate(obj)
 
 
@@ -111,23 +120,57 @@ def _progress(arm: str, fraction: float) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: simulate the paired arms, write the run folder, print the summary."""
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN:
+        return _sweep_job(cfg, out_dir, list(hc.overrides.task))
     try:
         _check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
     except ConfigError as exc:
         _remove_job_folder(out_dir)
         _fail(str(exc))
-    # A single run uses both arms' worth of cores; a sweep job stays serial (the launcher parallelises).
-    single = HydraConfig.get().mode == RunMode.RUN
-    workers = min(2, os.cpu_count() or 1) if single else 1
+    summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
+    print(summary_table(summary))
+    print(f"run folder: {out_dir}")
+    return _delay(summary)
+
+
+def _simulate_and_write(sim_cfg: SimConfig, out_dir: Path, workers: int) -> dict:
     records = simulate(sim_cfg, _progress, workers=workers)
     summary = summarize(sim_cfg, records)
     write_run_folder(out_dir, records, summary, sim_cfg.domain.voxel_um)
-    print(summary_table(summary))
-    print(f"run folder: {out_dir}")
-    effect = summary["effect"]
-    return None if effect is None else effect["t50_delay_days"]
+    return summary
+
+
+def _delay(summary: dict) -> float | None:
+    return None if summary["effect"] is None else summary["effect"]["t50_delay_days"]
+
+
+def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | None:
+    """A sweep job: reuse a finished identical job if there is one; record a failure instead of raising.
+
+    Jobs run serially inside (the launcher provides the parallelism).
+    """
+    try:
+        _check_known_keys(cfg)
+        sim_cfg = validate(OmegaConf.to_object(cfg))
+        cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
+        key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+        finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+        if finished is not None and finished.resolve() != out_dir.resolve():
+            sweep.reuse(finished, out_dir)
+            return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
+        if sim_cfg.seed == sim_cfg.run.fail_on_seed:
+            raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
+        summary = _simulate_and_write(sim_cfg, out_dir, workers=1)
+        if cache:
+            sweep.register(cache, key, out_dir)
+        return _delay(summary)
+    except Exception as exc:  # one failing job must not end the sweep: record it and go on
+        sweep.record_failure(out_dir, overrides, exc)
+        print(f"alsim: job {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
 
 
 # Hydra flags after which no simulation runs (help, info, printing the config, completion).

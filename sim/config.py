@@ -391,6 +391,14 @@ class TreatmentConfig:
 
 
 @dataclass
+class RunOptions:
+    """How a run is executed (not part of the model: excluded from the config hash)."""
+
+    cache_dir: str = setting("multirun/.cache", "Index of finished sweep jobs, so re-running a sweep skips them ('' disables).")
+    fail_on_seed: int = setting(-1, "Testing aid: a sweep job with this seed fails on purpose (-1: never).", bounds=(-1, 2**63 - 1))
+
+
+@dataclass
 class SimConfig:
     """Root configuration of one paired simulation (control and, if enabled, treated arm)."""
 
@@ -404,6 +412,7 @@ class SimConfig:
     fields: FieldsConfig = field(default_factory=FieldsConfig)
     msc: MSCConfig = field(default_factory=MSCConfig)
     treatment: TreatmentConfig = field(default_factory=TreatmentConfig)
+    run: RunOptions = field(default_factory=RunOptions)
 
 
 # --------------------------------------------------------------------------- validation

@@ -87,7 +87,9 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
 
 
 def config_hash(cfg: SimConfig) -> str:
-    text = json.dumps(asdict(cfg), sort_keys=True, default=str)
+    """Hash of everything that determines the results (the model config and seed, not `run` options)."""
+    model = {k: v for k, v in asdict(cfg).items() if k != "run"}
+    text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,219 @@
+"""Sweeps: resume from finished jobs, isolate failures, show progress.
+
+Job side (called from the Hydra task in each job's process, whatever the launcher):
+* every finished job is indexed in `run.cache_dir` under a key made of its config hash, the
+  package version and the git commit; a later job with the same key (for example the same
+  multirun command run again, into a new sweep folder) hard-links the finished files into its
+  own folder instead of simulating — `reused.json` says where from;
+* a job that fails writes `failure.json` (its overrides and the error) and returns, so the
+  launcher goes on with the other jobs.
+
+Sweep side (`SweepCallback`, a Hydra callback in the launching process): checks every swept
+value before any job starts, shows runs done/total and an ETA while jobs finish (it watches
+the sweep folder, so it works for local, joblib, SLURM and Ray launchers alike), and at the end
+reports how many jobs were simulated, reused or failed, listing each failure with its overrides.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+import sim
+
+RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
+FAILURE = "failure.json"
+REUSED = "reused.json"
+
+
+# --------------------------------------------------------------------------- job side
+def cache_key(config_hash: str, commit: str | None) -> str:
+    """Results depend on the config, the seed (both in the hash) and the code that ran them."""
+    return f"{config_hash}-{sim.__version__}-{(commit or 'nogit')[:12]}"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def find_finished(cache_dir: Path, key: str, config_hash: str) -> Path | None:
+    """A finished run folder for this key whose summary still matches, or None."""
+    entry = cache_dir / f"{key}.json"
+    try:
+        run_dir = Path(json.loads(entry.read_text(encoding="utf-8"))["run_dir"])
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    complete = summary.get("config_hash") == config_hash and all((run_dir / f).is_file() for f in RESULT_FILES)
+    return run_dir if complete else None
+
+
+def register(cache_dir: Path, key: str, run_dir: Path) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(cache_dir / f"{key}.json", {"run_dir": str(run_dir.resolve())})
+
+
+def reuse(source: Path, out_dir: Path) -> None:
+    """Bring a finished job's result files into out_dir (hard links, else copies); summary last."""
+    for name in RESULT_FILES:
+        src, dst = source / name, out_dir / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    _write_json(out_dir / REUSED, {"source": str(source.resolve())})
+
+
+def record_failure(out_dir: Path, overrides: list[str], exc: BaseException) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / FAILURE, {
+        "overrides": list(overrides), "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc))})
+
+
+# --------------------------------------------------------------------------- sweep side
+def sweep_overrides(config: DictConfig) -> list[str]:
+    """All overrides of the sweep: the preset's `hydra.sweeper.params` unless the command line sets the key."""
+    task = list(config.hydra.overrides.task)
+    given = {o.split("=")[0].lstrip("+~") for o in task}
+    params = config.hydra.sweeper.get("params") or {}
+    return [f"{k}={v}" for k, v in params.items() if k not in given] + task
+
+
+def expand(overrides: list[str]) -> list[tuple[str, list[str]]]:
+    """(key, values) for every override; a plain override has one value."""
+    out = []
+    for o in OverridesParser.create().parse_overrides(overrides=overrides):
+        key = o.get_key_element()
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+        out.append((key, values))
+    return out
+
+
+def count_jobs(overrides: list[str]) -> int:
+    n = 1
+    for _, values in expand(overrides):
+        n *= len(values)
+    return n
+
+
+def check_values(overrides: list[str]) -> None:
+    """Compose the sweep's base point and each swept value alone; raise ConfigError on the first bad one."""
+    from sim.cli import compose_config
+
+    items = expand(overrides)
+    base = [f"{k}={v[0]}" for k, v in items]
+    compose_config(base)
+    for i, (key, values) in enumerate(items):
+        for value in values[1:]:
+            compose_config(base[:i] + [f"{key}={value}"] + base[i + 1:])
+
+
+def scan(sweep_dir: Path) -> dict[str, list[Path]]:
+    """Job folders of a sweep by outcome."""
+    out: dict[str, list[Path]] = {"simulated": [], "reused": [], "failed": []}
+    if not sweep_dir.is_dir():
+        return out
+    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir()):
+        if (job / FAILURE).is_file():
+            out["failed"].append(job)
+        elif (job / "summary.json").is_file():
+            out["reused" if (job / REUSED).is_file() else "simulated"].append(job)
+    return out
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress(threading.Thread):
+    """Prints runs done/total and an ETA while jobs finish (polls the sweep folder)."""
+
+    def __init__(self, sweep_dir: Path, total: int, every_s: float = 1.0, stream=sys.stderr):
+        super().__init__(daemon=True)
+        self.sweep_dir, self.total, self.every_s, self.stream = sweep_dir, total, every_s, stream
+        self.started = time.monotonic()
+        self._stop_event = threading.Event()
+        self._last = -1
+
+    def line(self) -> str:
+        jobs = scan(self.sweep_dir)
+        done = sum(len(v) for v in jobs.values())
+        elapsed = time.monotonic() - self.started
+        work = len(jobs["simulated"]) + len(jobs["failed"])
+        eta = elapsed / work * (self.total - done) if work else float("nan")
+        eta_text = _fmt_duration(eta) if eta == eta else "…"
+        return (f"[sweep] {done}/{self.total} runs done ({len(jobs['reused'])} reused, {len(jobs['failed'])} failed), "
+                f"elapsed {_fmt_duration(elapsed)}, ETA {eta_text}"), done
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every_s):
+            self.report()
+
+    def report(self, final: bool = False) -> None:
+        text, done = self.line()
+        if self.stream.isatty():
+            print(f"\r{text}", end="\n" if final else "", file=self.stream, flush=True)
+        elif done != self._last and (final or done * 10 // max(self.total, 1) != self._last * 10 // max(self.total, 1)):
+            print(text, file=self.stream, flush=True)  # logs: one line per tenth of the sweep
+        self._last = done
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+        self.report(final=True)
+
+
+class SweepCallback(Callback):
+    """Hydra callback: validate swept values first, show progress, report the outcome."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+
+    def __getstate__(self) -> dict:
+        # Launchers pickle callbacks into each job; the progress thread stays in the launching process.
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.progress = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from sim.config import ConfigError
+
+        overrides = sweep_overrides(config)
+        try:
+            check_values(overrides)
+        except ConfigError as exc:
+            print(f"alsim: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        self.progress = Progress(Path(config.hydra.sweep.dir), count_jobs(overrides))
+        self.progress.start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.progress:
+            self.progress.stop()
+        jobs = scan(Path(config.hydra.sweep.dir))
+        print(f"{sim.NOTICE}\nsweep finished: {len(jobs['simulated'])} simulated, {len(jobs['reused'])} reused from earlier "
+              f"runs, {len(jobs['failed'])} failed — results in {config.hydra.sweep.dir}")
+        for job in jobs["failed"]:
+            info = json.loads((job / FAILURE).read_text(encoding="utf-8"))
+            print(f"  FAILED {job.name}: {' '.join(info['overrides'])}: {info['error']}")
+        if jobs["failed"]:
+            print("re-run the same command to retry only the failed and missing runs")
+            raise SystemExit(1)
