@@ -1,0 +1,346 @@
+"""`alsim-compare DIR [DIR ...]`: collect finished runs and compare scenarios by paired effects.
+
+Each run pairs a control and a treated arm with the same seed, so the per-seed difference
+(treated − control) is the modeled effect of the MSC course for that virtual individual. Across
+seeds it is summarised by its mean with a bootstrap confidence interval; the interval, not the
+mean, decides the plain-language reading, so a null effect reads as plainly as a positive one.
+
+Writes, under OUT (default: the first DIR):
+    dataset/runs.parquet, dataset/timeseries.parquet   tidy tables of every complete run
+    effects.csv                                        one row per scenario (notice on line 1)
+    report.html                                        self-contained figures (Plotly inlined)
+and prints the effects as a Markdown table under the non-clinical notice.
+
+NON-CLINICAL: the numbers are consequences of model assumptions, not clinical predictions or
+dose recommendations.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import inspect
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.io as pio
+from scipy import stats
+
+import sim
+from sim import figures
+from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
+    drop_duplicates, write_dataset
+
+PROG = "alsim-compare"
+EXIT_REFUSED = 2
+CONFIDENCE = 0.95
+N_RESAMPLES = 9999
+# Two untreated groups of 24 SOD1-G93A mice differ in survival by up to ~6 days by chance (SD ≈ 10 d,
+# 95 % null band ≈ ±5.7 d; Scott et al. 2008, Amyotroph Lateral Scler 9:4). No such band is set for
+# the human preset.
+NOISE_BAND_DAYS = {"sod1_g93a_mouse": 6.0}
+NULL_READING = "no modeled slowing distinguishable from zero"
+FEW_SEEDS = 10
+EFFECT_COLUMNS = ["n_seeds", "t50_delay_mean_days", "t50_delay_ci_low_days", "t50_delay_ci_high_days", "n_censored",
+                  "n_undefined", "fraction_seeds_with_delay", "auc_gain_mean_days", "auc_gain_ci_low_days",
+                  "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "reading"]
+
+
+# --------------------------------------------------------------------------- statistics
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean of a sample with a bootstrap confidence interval (NaN when undefined)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+_RNG_ARG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+
+
+def bootstrap_mean_ci(values: np.ndarray | list[float], seed: int = 0, confidence: float = CONFIDENCE,
+                      n_resamples: int = N_RESAMPLES) -> MeanCI:
+    """Mean and percentile-bootstrap CI of the mean, reproducible for a given seed.
+
+    One value has no spread, so its interval is undefined (NaN) rather than zero-width. When all
+    values are equal every resample has the same mean, so the interval is that value exactly
+    (scipy would report a degenerate-data warning and NaN).
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return MeanCI(math.nan, math.nan, math.nan, 0)
+    mean = float(x.mean())
+    if x.size == 1:
+        return MeanCI(mean, math.nan, math.nan, 1)
+    if np.all(x == x[0]):
+        return MeanCI(mean, mean, mean, int(x.size))
+    res = stats.bootstrap((x,), np.mean, n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+                          vectorized=True, **{_RNG_ARG: np.random.default_rng(seed)})
+    return MeanCI(mean, float(res.confidence_interval.low), float(res.confidence_interval.high), int(x.size))
+
+
+def per_seed_effects(runs: pd.DataFrame, scenario_cols: list[str]) -> pd.DataFrame:
+    """One row per treated run: the paired T50 delay used for statistics, and whether it is censored.
+
+    A censored delay (treated arm never reached 50 % loss within the horizon) enters as its lower
+    bound (horizon − control T50), so means over censored seeds are lower bounds too. A delay is
+    undefined (NaN) when the control arm itself never reached 50 % loss.
+    """
+    treated = runs[runs["auc_gain_days"].notna()]  # runs with a treated arm always have an AUC gain
+    censored = treated["t50_delay_days"].isna() & treated["t50_delay_censored_at_least_days"].notna()
+    value = treated["t50_delay_days"].where(~censored, treated["t50_delay_censored_at_least_days"])
+    keep = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else []), "seed", "run_id",
+            "control_t50_days", "auc_gain_days"]
+    out = treated[keep].copy()
+    out["t50_delay_value_days"] = value.astype(float)
+    out["t50_delay_censored"] = censored.astype(bool)
+    return out.reset_index(drop=True)
+
+
+def reading(delays: np.ndarray, ci: MeanCI, noise_band: float | None) -> str:
+    """Plain-language reading of a scenario's paired T50 delays; the CI decides, not the mean."""
+    if delays.size == 0:
+        return "undefined: the control arm never reached 50 % loss"
+    if np.all(delays == 0):
+        return NULL_READING
+    if ci.n < 2 or math.isnan(ci.low):
+        return f"{NULL_READING} (one seed, no interval)"
+    if ci.low <= 0 <= ci.high:
+        return NULL_READING
+    text = "modeled delay" if ci.low > 0 else "modeled acceleration"
+    if noise_band and min(abs(ci.low), abs(ci.high)) < noise_band:
+        text += f", not distinguishable from between-animal noise (±{noise_band:g} d)"
+    return text
+
+
+def _scenario_row(group: pd.DataFrame, seed: int) -> dict:
+    delays = group["t50_delay_value_days"].to_numpy(dtype=float)
+    defined = delays[np.isfinite(delays)]
+    delayed = (delays > 0) | group["t50_delay_censored"].to_numpy(dtype=bool)  # censored: later than the horizon
+    delay = bootstrap_mean_ci(defined, seed)
+    auc = bootstrap_mean_ci(group["auc_gain_days"].to_numpy(dtype=float), seed)
+    disease = str(group["disease"].iloc[0])
+    band = NOISE_BAND_DAYS.get(disease)
+    return {
+        "disease": disease, "n_seeds": len(group),
+        "t50_delay_mean_days": delay.mean, "t50_delay_ci_low_days": delay.low, "t50_delay_ci_high_days": delay.high,
+        "n_censored": int(group["t50_delay_censored"].sum()), "n_undefined": int(len(delays) - len(defined)),
+        "fraction_seeds_with_delay": float(delayed.sum() / defined.size) if defined.size else math.nan,
+        "auc_gain_mean_days": auc.mean, "auc_gain_ci_low_days": auc.low, "auc_gain_ci_high_days": auc.high,
+        "control_t50_mean_days": float(group["control_t50_days"].mean()),
+        "noise_band_days": band if band is not None else math.nan,
+        "reading": reading(defined, delay, band),
+    }
+
+
+def effects_table(paired: pd.DataFrame, scenario_cols: list[str], seed: int = 0) -> pd.DataFrame:
+    """One row per scenario (swept parameters other than seed) with paired-effect statistics."""
+    columns = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else [])]
+    rows = []
+    for key, group in paired.groupby(scenario_cols, dropna=False, sort=True) if len(paired) else []:
+        row = dict(zip(scenario_cols, key if isinstance(key, tuple) else (key,)))
+        row.update(_scenario_row(group, seed))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*columns, *EFFECT_COLUMNS])
+
+
+# --------------------------------------------------------------------------- text output
+def _days(x: float, censored: bool = False) -> str:
+    return "n/a" if pd.isna(x) else f"{'≥ ' if censored else ''}{x:+.2f}"
+
+
+def _mean_ci(mean: float, low: float, high: float, censored: bool = False) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    ci = "n/a" if pd.isna(low) else f"{low:+.2f}, {high:+.2f}"
+    return f"{_days(mean, censored)} [{ci}]"
+
+
+def _seeds_with_delay(r) -> str:
+    """`k/n`: seeds with a delay > 0 out of the seeds whose delay is defined."""
+    defined = r.n_seeds - r.n_undefined
+    return "n/a" if pd.isna(r.fraction_seeds_with_delay) else f"{round(r.fraction_seeds_with_delay * defined)}/{defined}"
+
+
+def display_table(effects: pd.DataFrame, scenario_cols: list[str]) -> tuple[pd.DataFrame, str]:
+    """Effects formatted for people: varying scenario columns, then the statistics as text.
+
+    Returns the table and a line naming the parameters that are the same in every row.
+    """
+    shown = figures.varying(effects, scenario_cols)
+    constant = [c for c in [*scenario_cols, "disease"] if c not in shown and c in effects and len(effects)]
+    same = ", ".join(f"{c}={figures.fmt_value(effects[c].iloc[0])}" for c in dict.fromkeys(constant))
+    table = pd.DataFrame({c: effects[c].map(figures.fmt_value) for c in shown})
+    table["seeds"] = effects["n_seeds"].astype(int).astype(str)
+    table["T50 delay, d: mean [95% CI]"] = [
+        _mean_ci(r.t50_delay_mean_days, r.t50_delay_ci_low_days, r.t50_delay_ci_high_days, r.n_censored > 0)
+        for r in effects.itertuples()]
+    table["AUC gain, d: mean [95% CI]"] = [
+        _mean_ci(r.auc_gain_mean_days, r.auc_gain_ci_low_days, r.auc_gain_ci_high_days) for r in effects.itertuples()]
+    table["seeds with delay"] = [_seeds_with_delay(r) for r in effects.itertuples()]
+    table["censored"] = effects["n_censored"].astype(int).astype(str)
+    table["reading"] = effects["reading"]
+    return table, same
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A GitHub-style Markdown table (no extra dependency)."""
+    def cell(x: object) -> str:
+        return str(x).replace("|", "\\|")
+    lines = ["| " + " | ".join(map(cell, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
+    """Lines that say how to read the table (printed under it and in the report)."""
+    out = [f"T50 delay: days to 50 % motor-neuron loss, treated − control with the same seed; mean over seeds with a "
+           f"95 % percentile-bootstrap CI ({N_RESAMPLES} resamples, --seed {seed}); n/a with one seed.",
+           "AUC gain: area under the survival curve, treated − control (days × fraction alive)."]
+    if len(effects) and effects["n_seeds"].min() < FEW_SEEDS:
+        out.append(f"Fewer than {FEW_SEEDS} seeds in some scenarios: a bootstrap interval cannot be wider than the range of "
+                   "the seeds it resamples, so with few seeds it is too narrow; read it as rough.")
+    if len(effects) and effects["n_censored"].sum():
+        out.append("≥: in censored seeds the treated arm never reached 50 % loss; the delay enters as its lower bound "
+                   "(horizon − control T50), so that mean is a lower bound.")
+    if len(effects) and effects["n_undefined"].sum():
+        out.append(f"{int(effects['n_undefined'].sum())} seed(s) have no T50 delay (control never reached 50 % loss); "
+                   "they are left out of the T50 columns.")
+    bands = effects["noise_band_days"].dropna().unique() if len(effects) else []
+    for band in bands:
+        out.append(f"Two untreated groups of 24 mice differ by up to ~{band:g} days by chance; a modeled delay whose CI "
+                   f"reaches into ±{band:g} d is labelled not distinguishable from between-animal noise.")
+    controls = int((~runs["treatment_enabled"].astype(bool)).sum())
+    if controls:
+        out.append(f"{controls} control-only run(s) (treatment disabled) are in the dataset; they have no paired effect.")
+    return out
+
+
+# --------------------------------------------------------------------------- report
+REPORT_CSS = """
+body { font-family: system-ui, sans-serif; margin: 0 2rem 2rem; color: #222; }
+.notice { background: #fff3cd; border: 2px solid #b58900; padding: .8rem 1rem; margin: 1rem 0; font-weight: 600; }
+table { border-collapse: collapse; font-size: .9rem; } th, td { border: 1px solid #ccc; padding: .25rem .5rem; }
+th { background: #f3f3f3; } td { text-align: right; } td:last-child { text-align: left; }
+"""
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in table.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame, seed: int, sources: list[Path]) -> str:
+    """The self-contained HTML report: notice banner, effects table, heatmap, survival curves, per-seed effects."""
+    table, same = display_table(effects, dataset.scenario_cols)
+    other = [c for c in dataset.scenario_cols if c not in (figures.DOSE, figures.START)]
+    bands = effects["noise_band_days"].unique() if len(effects) else []
+    band = float(bands[0]) if len(bands) == 1 and not pd.isna(bands[0]) else None  # only if it holds for every row
+    figs = [("Mean paired T50 delay by dose and first infusion day", figures.delay_heatmap(effects, other, band or 1.0)),
+            ("Survival curves per scenario", figures.survival_curves(dataset.timeseries, dataset.scenario_cols)),
+            ("Paired effects per seed", figures.effect_distribution(paired, dataset.scenario_cols, band))]
+    parts = [f"<h2>{html.escape(t)}</h2>" + pio.to_html(f, include_plotlyjs=(i == 0), full_html=False)
+             for i, (t, f) in enumerate(figs)]
+    runs = dataset.runs
+    notice = f'<div class="notice" role="note">{html.escape(sim.NOTICE)}</div>'
+    summary = (f"{len(runs)} runs ({int(runs['treatment_enabled'].astype(bool).sum())} paired treated/control), "
+               f"{len(effects)} treated scenario(s); alsim {', '.join(sorted(runs['version'].unique()))}; "
+               f"from {', '.join(str(s) for s in sources)}")
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>alsim-compare: modeled paired effects (non-clinical)</title>", f"<style>{REPORT_CSS}</style></head><body>",
+        notice, "<h1>Modeled paired effects of the simulated MSC course</h1>", f"<p>{html.escape(summary)}</p>",
+        "<h2>Effects per scenario</h2>", f"<p>Same in every row: {html.escape(same)}</p>" if same else "",
+        _html_table(table), "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(effects, runs, seed)) + "</ul>",
+        *parts, notice, "</body></html>"])
+
+
+# --------------------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=PROG, description="Collect alsim run folders and compare scenarios by their "
+                                "paired (treated − control) effects. " + sim.NOTICE)
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="sweep folder, a parent of several, or a run folder")
+    p.add_argument("--out", type=Path, help="where to write dataset/, effects.csv and report.html (default: the first DIR)")
+    p.add_argument("--group-by", choices=["disease"], help="allow several disease presets; disease becomes a scenario column")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap resampling (default 0)")
+    return p.parse_args(argv)
+
+
+def _say(kind: str, text: str) -> None:
+    print(f"{PROG}: {kind}: {text}", file=sys.stderr)
+
+
+def collect(paths: list[Path], group_by: str | None) -> tuple[Dataset, list[Skipped], list[str]]:
+    """Find, check and tabulate the runs; raise CompareError for a refusal."""
+    runs, skipped = discover(paths)
+    if not runs:
+        extra = f" ({len(skipped)} incomplete or failed folder(s) skipped)" if skipped else ""
+        raise CompareError(f"no complete runs found under {', '.join(map(str, paths))}{extra}")
+    runs, duplicates = drop_duplicates(runs)
+    warnings = check_compatible(runs, group_by)
+    return build_dataset(runs, group_by), skipped + duplicates, warnings
+
+
+def _check_out(out: Path) -> None:
+    """Refuse before writing anything if a file stands where a folder goes, or the reverse."""
+    for folder in (out, out / "dataset"):
+        if folder.exists() and not folder.is_dir():
+            raise CompareError(f"cannot write into {folder}: it is a file")
+    for name in ("effects.csv", "report.html", "dataset/runs.parquet", "dataset/timeseries.parquet"):
+        if (file := out / name).is_dir():
+            raise CompareError(f"cannot write {file}: it is a folder")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: str) -> list[Path]:
+    """Everything the comparison writes; the notice heads effects.csv as a `#` comment line."""
+    written = write_dataset(dataset, out / "dataset")
+    _write_text(out / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
+    _write_text(out / "report.html", report)
+    return [*written, out / "effects.csv", out / "report.html"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `alsim-compare`; exit code 2 (one line on stderr, nothing written) on a refusal."""
+    args = parse_args(argv)
+    out = args.out or args.dirs[0]
+    try:
+        dataset, skipped, warnings = collect(args.dirs, args.group_by)
+        _check_out(out)
+    except CompareError as exc:
+        _say("error", str(exc))
+        raise SystemExit(EXIT_REFUSED) from None
+    for s in skipped:
+        _say("skipped", f"{'failed run ' if s.failed else ''}{s.path}: {s.reason}")
+    for w in warnings:
+        _say("warning", w)
+    paired = per_seed_effects(dataset.runs, dataset.scenario_cols)
+    effects = effects_table(paired, dataset.scenario_cols, args.seed)
+    report = render_report(dataset, effects, paired, args.seed, args.dirs)
+    written = write_outputs(out, dataset, effects, report)
+    table, same = display_table(effects, dataset.scenario_cols)
+    print(sim.NOTICE, "", f"{len(dataset.runs)} run(s) collected, {len(effects)} treated scenario(s)"
+          + (f"; same in every row: {same}" if same else ""), "", sep="\n")
+    print(markdown(table) if len(effects) else "(no treated runs: no paired effects)")
+    print("", *notes(effects, dataset.runs, args.seed), "", *(f"wrote {p}" for p in written), sep="\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
