@@ -6,6 +6,13 @@ report and an interactive dashboard can draw the same figures from the same tabl
 * `delay_heatmap(effects, ...)`          — `effects.csv` (one row per scenario)
 * `survival_curves(timeseries, ...)`     — `dataset/timeseries.parquet`
 * `effect_distribution(paired, ...)`     — per-seed effects (`sim.experiments.compare.per_seed_effects`)
+* `scenario_bands(timeseries, ...)`      — one scenario of a sweep: mean and band across seeds
+
+and, for one run folder (the dashboard and `alsim-report` draw the same ones):
+
+* `survival_and_function`, `microglia_curves`, `treg_curves`, `field_mean_curves`, `msc_journey`
+                                         — `timeseries.parquet`, both arms, infusion days marked
+* `tissue_map`, `tissue_animation`       — `snapshots/fields.npz` + `snapshots/agents.parquet`
 
 Every figure shows what the data show, including a modeled effect of zero: axes are centred on
 zero and the colour scale is symmetric, so a null result does not look like a finding.
@@ -135,7 +142,7 @@ def survival_bands(timeseries: pd.DataFrame, scenario_cols: list[str], value: st
     return bands.reset_index()
 
 
-def _band_traces(band: pd.DataFrame, arm: str, show_legend: bool) -> list[go.Scatter]:
+def _band_traces(band: pd.DataFrame, arm: str, show_legend: bool, hover: str = "%{y:.1%} alive") -> list[go.Scatter]:
     color = TREATED_COLOR if arm == "treated" else CONTROL_COLOR
     dash = "solid" if arm == "treated" else "dash"  # dashed on top, so an identical control stays visible
     group = f"{arm} arm"
@@ -148,7 +155,7 @@ def _band_traces(band: pd.DataFrame, arm: str, show_legend: bool) -> list[go.Sca
                    legendgroup=group, name=f"{arm}: 2.5–97.5 % of seeds", showlegend=show_legend, hoverinfo="skip"),
         go.Scatter(x=band["day"], y=band["mean"], mode="lines", line={"color": color, "width": 2, "dash": dash},
                    legendgroup=group, name=f"{arm}: mean of seeds", showlegend=show_legend,
-                   hovertemplate=f"{arm}, day %{{x:g}}: %{{y:.1%}} alive (mean of {n} seeds)<extra></extra>"),
+                   hovertemplate=f"{arm}, day %{{x:g}}: {hover} (mean of {n} seeds)<extra></extra>"),
     ]
 
 
@@ -229,3 +236,306 @@ def effect_distribution(paired: pd.DataFrame, scenario_cols: list[str], noise_ba
     fig.update_layout(title=title, height=650, showlegend=not censored.empty)
     fig.update_yaxes(zeroline=True)
     return fig
+
+
+# =========================================================================== one run (dashboard and alsim-report)
+# The functions below draw one paired run from its run folder's tables (`timeseries.parquet`,
+# `snapshots/agents.parquet`, `snapshots/fields.npz`). Treated is solid blue, control dashed grey
+# and drawn last, so when the arms are identical (a null effect) both stay visible as one line.
+ARMS = ("treated", "control")
+ARM_DASH = {"treated": "solid", "control": "dash"}
+ARM_COLOR = {"treated": TREATED_COLOR, "control": CONTROL_COLOR}
+FIELD_LABELS = {"tnf": "TNF-α", "il1b": "IL-1β", "il10": "IL-10", "tgfb": "TGF-β (active)", "bdnf": "BDNF",
+                "gdnf": "GDNF", "ros": "ROS (H₂O₂)", "glutamate": "glutamate", "damage": "damage/chemokine signal"}
+MICROGLIA_STATES = ("surveillant", "pro_inflammatory", "protective")
+STATE_COLORS = {"surveillant": "#9e9e9e", "pro_inflammatory": "#d62728", "protective": "#17becf"}
+MSC_COMPARTMENTS = ("blood", "lung", "tissue", "cleared")
+MSC_COLORS = {"blood": "#d62728", "lung": "#ff7f0e", "tissue": "#2ca02c", "cleared": "#bdbdbd"}
+
+
+def field_label(name: str) -> str:
+    return FIELD_LABELS.get(name, name)
+
+
+def _arms(ts: pd.DataFrame) -> list[str]:
+    """The arms present, treated first (so control is drawn on top)."""
+    present = set(ts["arm"].astype(str)) if "arm" in ts else set()
+    return [a for a in ARMS if a in present]
+
+
+def _arm_line(ts: pd.DataFrame, arm: str, column: str, name: str, hover: str, show_legend: bool = True,
+              color: str | None = None, dash: str | None = None) -> go.Scatter:
+    rows = ts[ts["arm"] == arm]
+    return go.Scatter(x=rows["day"], y=rows[column], mode="lines", name=name, legendgroup=name,
+                      showlegend=show_legend,
+                      line={"color": color or ARM_COLOR[arm], "dash": dash or ARM_DASH[arm], "width": 2},
+                      hovertemplate=f"{name}, day %{{x:g}}: {hover}<extra></extra>")
+
+
+def mark_infusions(fig: go.Figure, infusion_days: Iterable[float], rows: int = 1, cols: int = 1) -> go.Figure:
+    """Dotted vertical lines on every panel at the infusion days (the first one labelled)."""
+    for k, day in enumerate(infusion_days):
+        for r in range(1, rows + 1):
+            for c in range(1, cols + 1):
+                label = {"annotation_text": "infusion", "annotation_position": "top left",
+                         "annotation_font_color": "#ff7f0e"} if k == 0 and r == 1 and c == 1 else {}
+                fig.add_vline(x=float(day), line_dash="dot", line_color="#ff7f0e", line_width=1.5, row=r, col=c, **label)
+    return fig
+
+
+def survival_and_function(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
+    """Surviving motor neurons (fraction) and functional index vs day, both arms in each panel."""
+    title = "Motor neurons: survival and function, treated vs control arm (same seed)"
+    if ts.empty:
+        return _empty(title, "no run yet")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("surviving motor neurons (fraction of start)",
+                                        "functional index (muscle fibres driven, fraction)"))
+    for arm in _arms(ts):
+        fig.add_trace(_arm_line(ts, arm, "mn_alive_fraction", f"{arm} arm", "%{y:.1%} alive"), row=1, col=1)
+        fig.add_trace(_arm_line(ts, arm, "functional_index", f"{arm} arm", "%{y:.2f}", show_legend=False), row=1, col=2)
+    mark_infusions(fig, infusion_days, cols=2)
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", col=1)
+    fig.update_yaxes(range=[0, 1.05], col=2)
+    fig.update_xaxes(title_text="day")
+    fig.update_layout(title=title, height=380, hovermode="x unified", legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def microglia_curves(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
+    """Microglia per state vs day: colour is the state, line style the arm."""
+    title = "Microglia by state (cells in the patch)"
+    if ts.empty:
+        return _empty(title, "no run yet")
+    fig = go.Figure()
+    for arm in _arms(ts):
+        for state in MICROGLIA_STATES:
+            fig.add_trace(_arm_line(ts, arm, f"microglia_{state}", f"{state.replace('_', '-')}, {arm}", "%{y:d} cells",
+                                    color=STATE_COLORS[state]))
+    mark_infusions(fig, infusion_days)
+    fig.update_layout(title=title, height=400, xaxis_title="day", yaxis_title="cells",
+                      legend={"title": {"text": "dashed = control arm"}, "orientation": "h", "y": -0.2})
+    return fig
+
+
+def treg_curves(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
+    """Tregs in the patch (cells) and the systemic Treg level (relative to the preset's reference)."""
+    title = "Regulatory T cells"
+    if ts.empty:
+        return _empty(title, "no run yet")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("Tregs in the patch (cells)", "systemic Treg level (1 = untreated reference)"))
+    for arm in _arms(ts):
+        fig.add_trace(_arm_line(ts, arm, "tregs", f"{arm} arm", "%{y:d} cells"), row=1, col=1)
+        fig.add_trace(_arm_line(ts, arm, "treg_systemic", f"{arm} arm", "%{y:.2f}", show_legend=False), row=1, col=2)
+    mark_infusions(fig, infusion_days, cols=2)
+    fig.update_xaxes(title_text="day")
+    fig.update_layout(title=title, height=340, hovermode="x unified")
+    return fig
+
+
+def field_mean_curves(ts: pd.DataFrame, field_names: Iterable[str], field_units: Iterable[str],
+                      infusion_days: Iterable[float] = ()) -> go.Figure:
+    """Patch-mean concentration of every field vs day, one small panel per field."""
+    title = "Mean concentration of each diffusing field over the patch"
+    names, units = list(field_names), list(field_units)
+    if ts.empty or not names:
+        return _empty(title, "no run yet")
+    rows, cols = _grid(len(names))
+    fig = make_subplots(rows=rows, cols=cols, vertical_spacing=0.12, horizontal_spacing=0.08,
+                        subplot_titles=[f"{field_label(n)} ({u})" for n, u in zip(names, units)])
+    for k, (name, unit) in enumerate(zip(names, units)):
+        for arm in _arms(ts):
+            fig.add_trace(_arm_line(ts, arm, f"mean_{name}", f"{arm} arm", f"%{{y:.3g}} {unit}", show_legend=k == 0),
+                          row=k // cols + 1, col=k % cols + 1)
+    mark_infusions(fig, infusion_days, rows=rows, cols=cols)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(title=title, height=240 * rows + 80)
+    return fig
+
+
+def msc_journey(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
+    """Where the infused MSCs are over time in the treated arm: blood → lung → tissue → cleared.
+
+    Left: every infused cell, stacked by compartment (the stack reaches the cells infused so far).
+    Right: the cells that reached the tissue patch, on their own axis, because after IV infusion
+    they are a tiny fraction (often zero) and would be invisible in the stack.
+    """
+    title = "MSC journey in the treated arm (cells)"
+    treated = ts[ts["arm"] == "treated"] if "arm" in ts else ts
+    if treated.empty or treated["msc_infused"].max() <= 0:
+        return _empty(title, "no MSCs infused in this run (control only, or a dose of 0): nothing to follow")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
+                        subplot_titles=("all infused cells by compartment (stacked)", "cells in the tissue patch"))
+    for comp in ("blood", "lung", "cleared"):
+        fig.add_trace(go.Scatter(x=treated["day"], y=treated[f"msc_{comp}"], mode="lines", stackgroup="msc", name=comp,
+                                 line={"color": MSC_COLORS[comp], "width": 0.5},
+                                 hovertemplate=f"{comp}, day %{{x:g}}: %{{y:.3g}} cells<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=treated["day"], y=treated["msc_infused"], mode="lines", name="infused so far",
+                             line={"color": "black", "dash": "dot", "width": 1},
+                             hovertemplate="infused so far, day %{x:g}: %{y:.3g} cells<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=treated["day"], y=treated["msc_tissue"], mode="lines", name="tissue (patch)",
+                             line={"color": MSC_COLORS["tissue"], "width": 2},
+                             hovertemplate="in the patch, day %{x:g}: %{y:d} cells<extra></extra>"), row=1, col=2)
+    mark_infusions(fig, infusion_days, cols=2)
+    fig.update_yaxes(rangemode="tozero", col=2)
+    fig.update_xaxes(title_text="day")
+    fig.update_layout(title=title, height=360, hovermode="x unified")
+    return fig
+
+
+# --------------------------------------------------------------------------- tissue map
+# One trace per agent category and arm, always in this order (empty when absent), so the
+# traces of every day line up and can be swapped by a slider or animation frames.
+AGENT_LAYERS = (
+    ("motor neuron, alive", "motor_neuron", "alive", {"symbol": "triangle-up", "size": 13, "color": "#2ca02c"}),
+    ("motor neuron, dead", "motor_neuron", "dead", {"symbol": "x", "size": 10, "color": "#000000"}),
+    ("microglia, surveillant", "microglia", "surveillant", {"symbol": "circle", "size": 6, "color": STATE_COLORS["surveillant"]}),
+    ("microglia, pro-inflammatory", "microglia", "pro_inflammatory",
+     {"symbol": "circle", "size": 8, "color": STATE_COLORS["pro_inflammatory"]}),
+    ("microglia, protective", "microglia", "protective", {"symbol": "circle", "size": 8, "color": STATE_COLORS["protective"]}),
+    ("Treg", "treg", None, {"symbol": "diamond", "size": 9, "color": "#9467bd"}),
+    ("MSC in the tissue", "msc", "tissue", {"symbol": "star", "size": 14, "color": "#ff7f0e"}),
+)
+
+
+def _layer_rows(agents: pd.DataFrame, kind: str, state: str | None) -> pd.DataFrame:
+    rows = agents[agents["type"] == kind]
+    return rows if state is None else rows[rows["state"] == state]
+
+
+def _arm_title(arm: str, day: float, agents: pd.DataFrame) -> str:
+    alive = len(_layer_rows(agents, "motor_neuron", "alive"))
+    total = len(agents[agents["type"] == "motor_neuron"])
+    msc = agents[agents["type"] == "msc"]
+    outside = ", ".join(f"{msc.loc[msc['state'] == c, 'value'].sum():.2g} in {c}" for c in ("blood", "lung")
+                        if (msc["state"] == c).any())
+    text = (f"{arm} arm, day {day:g}: {alive}/{total} motor neurons alive, {len(_layer_rows(agents, 'treg', None))} Tregs, "
+            f"{len(_layer_rows(agents, 'msc', 'tissue'))} MSCs in the patch")
+    return text + (f"<br>MSCs outside the patch: {outside} cells" if outside else "")
+
+
+def _tissue_traces(field: np.ndarray, agents: pd.DataFrame, voxel_um: float, label: str, unit: str,
+                   show_legend: bool) -> list:
+    ny, nx = field.shape
+    traces: list = [go.Heatmap(z=field, x=(np.arange(nx) + 0.5) * voxel_um, y=(np.arange(ny) + 0.5) * voxel_um,
+                               coloraxis="coloraxis", name=label,
+                               hovertemplate=f"x %{{x:.0f}} µm, y %{{y:.0f}} µm<br>{label}: %{{z:.3g}} {unit}<extra></extra>")]
+    for name, kind, state, marker in AGENT_LAYERS:
+        rows = _layer_rows(agents, kind, state)
+        # an absent category keeps a placeholder point, so the legend always shows the full key
+        x, y = (rows["x"], rows["y"]) if len(rows) else ([None], [None])
+        traces.append(go.Scatter(
+            x=x, y=y, mode="markers", name=name, legendgroup=name, showlegend=show_legend,
+            marker={**marker, "line": {"width": 1, "color": "white" if kind != "motor_neuron" else "black"}},
+            hovertemplate=f"{name}<br>x %{{x:.0f}} µm, y %{{y:.0f}} µm<extra></extra>"))
+    return traces
+
+
+def tissue_map(fields: dict[str, np.ndarray], agents: pd.DataFrame, day: float, field_name: str, unit: str,
+               voxel_um: float, zmax: float | None = None) -> go.Figure:
+    """The tissue patch on one snapshot day: a field as a heatmap with the agents on top, one panel per arm.
+
+    fields: arm -> 2-D array (y, x) of the chosen field on that day; agents: that day's rows of
+    `snapshots/agents.parquet` (both arms). zmax fixes the colour scale (e.g. the field's maximum
+    over all days and arms) so colours compare across days; by default it is this day's maximum.
+    """
+    label = field_label(field_name)
+    arms = [a for a in ("control", "treated") if a in fields]
+    if not arms:
+        return _empty(f"Tissue: {label}", "no snapshots")
+    top = zmax if zmax is not None else max(float(np.nanmax(fields[a])) for a in arms)
+    titles = [_arm_title(a, day, agents[agents["arm"] == a]) for a in arms]
+    fig = make_subplots(rows=1, cols=len(arms), subplot_titles=titles, horizontal_spacing=0.06)
+    for k, arm in enumerate(arms):
+        for trace in _tissue_traces(fields[arm], agents[agents["arm"] == arm], voxel_um, label, unit, k == 0):
+            fig.add_trace(trace, row=1, col=k + 1)
+        ny, nx = fields[arm].shape
+        fig.update_xaxes(range=[0, nx * voxel_um], title_text="x (µm)", constrain="domain", row=1, col=k + 1)
+        fig.update_yaxes(range=[0, ny * voxel_um], scaleanchor=f"x{k + 1 if k else ''}", scaleratio=1,
+                         constrain="domain", row=1, col=k + 1)
+    fig.update_yaxes(title_text="y (µm)", col=1)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(title=f"Tissue patch, day {day:g}: {label} ({unit}) with the cells on top", height=520,
+                      coloraxis={"colorscale": "YlGnBu", "cmin": 0.0, "cmax": top if top > 0 else 1.0,
+                                 "colorbar": {"title": {"text": unit}, "x": 1.02}},
+                      legend={"orientation": "h", "y": -0.15}, margin={"t": 110})
+    return fig
+
+
+def tissue_animation(fields: dict[str, np.ndarray], days: dict[str, np.ndarray], agents: pd.DataFrame,
+                     field_name: str, unit: str, voxel_um: float) -> go.Figure:
+    """`tissue_map` for every snapshot day as animation frames, with Plotly's own slider and play button.
+
+    fields: arm -> array (snapshot, y, x) of one field; days: arm -> snapshot days. Used by the
+    static report, where no server can redraw the map.
+    """
+    arms = [a for a in ("control", "treated") if a in fields]
+    if not arms:
+        return _empty(f"Tissue: {field_label(field_name)}", "no snapshots")
+    all_days = [float(d) for d in days[arms[0]]]
+    zmax = max(float(np.nanmax(fields[a])) for a in arms)
+
+    def frame_figure(k: int) -> go.Figure:
+        day = all_days[k]
+        return tissue_map({a: fields[a][k] for a in arms}, agents[np.isclose(agents["day"], day)], day, field_name,
+                          unit, voxel_um, zmax)
+
+    fig = frame_figure(0)
+    frames = []
+    for k, day in enumerate(all_days):
+        f = frame_figure(k)
+        frames.append(go.Frame(name=f"{day:g}", data=f.data,
+                               layout={"title": f.layout.title, "annotations": f.layout.annotations}))
+    fig.frames = frames
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.32, "xanchor": "left",
+                      "buttons": [{"label": "▶ play", "method": "animate",
+                                   "args": [None, {"frame": {"duration": 700, "redraw": True}, "fromcurrent": True}]},
+                                  {"label": "⏸ pause", "method": "animate",
+                                   "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}]}],
+        sliders=[{"active": 0, "x": 0.12, "y": -0.3, "len": 0.88, "currentvalue": {"prefix": "day "},
+                  "steps": [{"method": "animate", "label": f"{d:g}",
+                             "args": [[f"{d:g}"], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
+                            for d in all_days]}],
+        height=640, margin={"b": 170})
+    return fig
+
+
+# --------------------------------------------------------------------------- one scenario of a sweep
+def scheduled_days(row: pd.Series | dict, horizon: float) -> list[float]:
+    """Infusion days of a scenario row (start_day, n_infusions, interval_days), up to the horizon."""
+    if START not in row or pd.isna(row[START]) or float(row.get(DOSE, 1) or 0) <= 0:
+        return []
+    n = int(row.get("n_infusions", 1) or 0)
+    interval = float(row.get("interval_days", 0) or 0)
+    days = [float(row[START]) + k * interval for k in range(n)]
+    return [d for d in days if d < horizon]
+
+
+def scenario_bands(timeseries: pd.DataFrame, title: str = "") -> go.Figure:
+    """Survival and functional index of one scenario across its seeds: mean and 2.5–97.5 % band per arm."""
+    title = title or "Selected scenario: mean and 2.5–97.5 % band across seeds"
+    if timeseries.empty:
+        return _empty(title, "no runs for this scenario")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=("surviving motor neurons (fraction)", "functional index"))
+    for col, value, hover in ((1, "mn_alive_fraction", "%{y:.1%} alive"), (2, "functional_index", "%{y:.2f}")):
+        bands = survival_bands(timeseries, [], value)
+        for arm in ARMS:
+            band = bands[bands["arm"] == arm]
+            if not band.empty:
+                for trace in _band_traces(band, arm, col == 1, hover):
+                    fig.add_trace(trace, row=1, col=col)
+    if (timeseries["arm"] == "treated").any():
+        mark_infusions(fig, scheduled_days(timeseries.iloc[0], float(timeseries["day"].max())), cols=2)
+    fig.update_yaxes(range=[0, 1.05])
+    fig.update_yaxes(tickformat=".0%", col=1)
+    fig.update_xaxes(title_text="day")
+    fig.update_layout(title=title, height=400, hovermode="x unified", legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def message_figure(message: str, title: str = "") -> go.Figure:
+    """An empty figure that says why there is nothing to draw (no run yet, a refused request)."""
+    return _empty(title, message)

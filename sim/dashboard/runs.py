@@ -1,0 +1,182 @@
+"""Background runs for the dashboard: a small process pool, owned per browser tab.
+
+Every tab has its own session id; a job belongs to the session that started it, and a request
+naming another session's job gets nothing, so tabs never see each other's runs. At most
+`max_workers` runs simulate at once (each in its own process, arms one after the other) and
+at most `max_pending` wait or run in all; one tab runs one job at a time. A worker writes the
+run folder exactly as the CLI does (`simulate`, `summarize`, `write_run_folder`) plus
+`progress.json`, which the page polls.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from sim.config import SimConfig
+
+PROGRESS = "progress.json"
+ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Busy(Exception):
+    """The run cannot start now (one line, shown in the page)."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def valid_id(value: object) -> bool:
+    """Session and job ids are 32 hex digits (also safe as folder names)."""
+    return isinstance(value, str) and bool(ID_PATTERN.match(value))
+
+
+# --------------------------------------------------------------------------- worker side
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_hydra_files(folder: Path, cfg: SimConfig, overrides: list[str]) -> None:
+    """What Hydra writes for a CLI run, so `alsim-compare` can collect dashboard runs too."""
+    hydra = folder / ".hydra"
+    hydra.mkdir(parents=True, exist_ok=True)
+    (hydra / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)), encoding="utf-8")
+    (hydra / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides), encoding="utf-8")
+
+
+def execute_run(cfg: SimConfig, overrides: list[str], folder: str) -> str:
+    """Simulate both arms and write the run folder (runs in a worker process)."""
+    from sim.recorder import write_run_folder
+    from sim.run import arms_of, simulate, summarize
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_hydra_files(out, cfg, overrides)
+    arms = arms_of(cfg)
+    last = [-1.0]
+
+    def progress(arm: str, fraction: float) -> None:
+        total = (arms.index(arm) + fraction) / len(arms)
+        if total - last[0] >= 0.01:  # a file write per percent is plenty for a progress bar
+            last[0] = total
+            _write_json(out / PROGRESS, {"fraction": total, "arm": arm})
+
+    _write_json(out / PROGRESS, {"fraction": 0.0, "arm": arms[0]})
+    records = simulate(cfg, progress, workers=1)
+    summary = summarize(cfg, records)
+    write_run_folder(out, records, summary, cfg.domain.voxel_um)
+    _write_json(out / PROGRESS, {"fraction": 1.0, "arm": arms[-1]})
+    return str(out)
+
+
+def _warm() -> None:
+    """Import the model in a worker before the first run, so the first run is not slower."""
+    import sim.run  # noqa: F401
+
+
+# --------------------------------------------------------------------------- server side
+@dataclass
+class Job:
+    id: str
+    session: str
+    folder: Path
+    overrides: list[str]
+    future: Future
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from submission to the end of the run (or to now, while it goes on)."""
+        return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass
+class Status:
+    state: str           # queued, running, done, failed
+    fraction: float
+    message: str
+
+
+class RunManager:
+    """Starts runs in a bounded process pool and answers for them per session."""
+
+    def __init__(self, workdir: Path, max_workers: int = 2, max_pending: int = 6, keep_per_session: int = 3):
+        self.workdir = Path(workdir)
+        self.max_pending = max_pending
+        self.keep_per_session = keep_per_session
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        # spawn, not fork: the web server is multi-threaded, and forking threads is unsafe
+        self._pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool.submit(_warm)
+
+    def _pending(self) -> list[Job]:
+        return [j for j in self._jobs.values() if not j.future.done()]
+
+    def submit(self, session: str, cfg: SimConfig, overrides: list[str]) -> Job:
+        """Queue a run for this session; raise Busy if the tab or the server has too much going on."""
+        if not valid_id(session):
+            raise Busy("this page has no valid session: reload it")
+        with self._lock:
+            pending = self._pending()
+            if any(j.session == session for j in pending):
+                raise Busy("a run is already going in this tab: wait for it to finish")
+            if len(pending) >= self.max_pending:
+                raise Busy(f"the server is busy ({len(pending)} runs queued or running): try again in a minute")
+            job_id = new_id()
+            folder = self.workdir / "runs" / session / job_id
+            future = self._pool.submit(execute_run, cfg, overrides, str(folder))
+            job = self._jobs[job_id] = Job(job_id, session, folder, overrides, future)
+            future.add_done_callback(lambda _f, j=job: setattr(j, "finished", time.monotonic()))
+            self._forget_old(session)
+        return job
+
+    def _forget_old(self, session: str) -> None:
+        """Keep only the newest finished runs of a session (the work dir must not grow without bound)."""
+        done = sorted((j for j in self._jobs.values() if j.session == session and j.future.done()),
+                      key=lambda j: j.started)
+        for job in done[:max(0, len(done) - self.keep_per_session + 1)]:
+            del self._jobs[job.id]
+            shutil.rmtree(job.folder, ignore_errors=True)
+
+    def get(self, session: str, job_id: str) -> Job | None:
+        """The job if it exists and belongs to this session, else None."""
+        if not (valid_id(session) and valid_id(job_id)):
+            return None
+        with self._lock:
+            job = self._jobs.get(job_id)
+        return job if job is not None and job.session == session else None
+
+    def status(self, job: Job) -> Status:
+        if job.future.done():
+            exc = job.future.exception()
+            if exc is not None:
+                return Status("failed", 1.0, f"the run failed: {type(exc).__name__}: {str(exc)[:200]}")
+            return Status("done", 1.0, "done")
+        try:
+            info = json.loads((job.folder / PROGRESS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return Status("queued", 0.0, "waiting for a free worker…")
+        fraction = float(info.get("fraction", 0.0))
+        return Status("running", fraction, f"simulating the {info.get('arm', '')} arm… {fraction:.0%}")
+
+    def shutdown(self) -> None:
+        """Cancel queued runs and stop running ones (a closed dashboard has nobody to show them to)."""
+        processes = list(getattr(self._pool, "_processes", {}).values())  # private, but the only handle there is
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()

@@ -1,0 +1,48 @@
+"""Shared fixtures: a short real run folder and a small real sweep, written once per test session.
+
+Both are written by the dashboard's own worker (`sim.dashboard.runs.execute_run`, the same
+`simulate` + `write_run_folder` path as the CLI, plus `.hydra/` files), so the dashboard, the
+report and `alsim-compare` read exactly what a real run writes.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sim.cli import compose_config
+from sim.dashboard.runs import execute_run
+from sim.experiments import compare
+
+SHORT_RUN = ["domain=quick", "disease.horizon_days=50", "treatment.start_day=35", "seed=3"]
+# 2 doses × 2 seeds at one start day; by day 135 every control arm has reached 50 % loss.
+SWEEP_BASE = ["domain=quick", "disease.horizon_days=135", "treatment.start_day=80"]
+SWEEP_DOSES, SWEEP_SEEDS = (0.0, 4e7), (0, 1)
+
+
+def _run(overrides: list[str], folder: Path) -> None:
+    execute_run(compose_config(overrides), overrides, str(folder))
+
+
+@pytest.fixture(scope="session")
+def short_run(tmp_path_factory) -> Path:
+    """A finished paired run of 20 simulated days (dose on day 35)."""
+    folder = tmp_path_factory.mktemp("short") / "run"
+    _run(SHORT_RUN, folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory) -> Path:
+    """A results root holding `compared/` (with alsim-compare's output) and `raw/` (run folders only)."""
+    root = tmp_path_factory.mktemp("results")
+    jobs = [([*SWEEP_BASE, f"treatment.dose_cells_per_kg={dose!r}", f"seed={seed}"], root / "raw" / f"{k}")
+            for k, (dose, seed) in enumerate((d, s) for d in SWEEP_DOSES for s in SWEEP_SEEDS)]
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_run, *zip(*jobs)))
+    shutil.copytree(root / "raw", root / "compared")
+    compare.main([str(root / "compared")])
+    return root
