@@ -24,9 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import sim
 from sim.config import ConfigError, SimConfig, validate
-from sim.recorder import write_run_folder
 from sim.experiments import sweep
-from sim.run import config_hash, git_commit, simulate, summarize, summary_table
+from sim.run import config_hash, git_commit, run_to_folder, summary_table
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 GROUPS = ("disease", "treatment", "domain")
@@ -137,10 +136,7 @@ def run_job(cfg: DictConfig) -> float | None:
 
 
 def _simulate_and_write(sim_cfg: SimConfig, out_dir: Path, workers: int) -> dict:
-    records = simulate(sim_cfg, _progress, workers=workers)
-    summary = summarize(sim_cfg, records)
-    write_run_folder(out_dir, records, summary, sim_cfg.domain.voxel_um)
-    return summary
+    return run_to_folder(sim_cfg, out_dir, _progress, workers=workers)
 
 
 def _delay(summary: dict) -> float | None:

@@ -30,6 +30,7 @@ from sim.config import SimConfig, grid_shape
 from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
 from sim.treatment import cells_per_infusion, infusion_days
 
+BRUTE_FORCE_PAIRS = 20_000  # contact counting: below this many cell pairs, all pairs beat building a k-d tree
 STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa")
 F = FIELD_INDEX
 
@@ -88,6 +89,9 @@ class ALSModel(mesa.Model):
         self.msc_cleared = 0
         self.infusions_given: list[float] = []
         self._deaths_idx = np.zeros(0, dtype=int)
+        self._neuron_voxel_cache: np.ndarray | None = None
+        self._uptake_alive = -1  # number of living neurons the cached trophic-uptake factor was made for
+        self._uptake_factor: np.ndarray | None = None
         self._doses = infusion_days(cfg.treatment, d) if arm == "treated" else []
         for day in self._doses:
             self.schedule_event(self.infuse, at=(day - d.start_day) * 24 / self.dt_h)
@@ -100,6 +104,15 @@ class ALSModel(mesa.Model):
         self.solver = FieldSolver(self.shape, self.dx, diffusion_um2_per_h(f), self.base_decay, self.dt_h)
         voxel_l = self.dx**2 * dom.slab_thickness_um * dom.ecs_fraction * 1e-15
         self.per_molecule = np.array([molecules_per_s_to_rate(s, voxel_l) for s in FIELD_SPECS])
+        # Microglial release, one row per field: (flat field offset, molecules/s per cell, per-molecule factor,
+        # weight row: 0 = pro-inflammatory programme, 1 = protective); a cell releases rate·w of each.
+        p = self.cfg.microglia
+        rows = ((F["tnf"], p.pro_tnf, 0), (F["il1b"], p.pro_il1b, 0), (F["ros"], p.pro_ros, 0),
+                (F["glutamate"], p.pro_glutamate, 0), (F["il10"], p.protective_il10, 1), (F["tgfb"], p.protective_tgfb, 1),
+                (F["bdnf"], p.protective_bdnf, 1), (F["gdnf"], p.protective_gdnf, 1))
+        fields = np.array([f for f, _, _ in rows])
+        self._microglia_release = (fields[:, None] * (self.shape[0] * self.shape[1]), np.array([r for _, r, _ in rows])[:, None],
+                                   self.per_molecule[fields][:, None], [k for _, _, k in rows])
         start = np.zeros((len(FIELD_NAMES), *self.shape))
         start[F["glutamate"]] = f.glutamate_ambient_um
         self.solver.set_values(start)
@@ -129,6 +142,13 @@ class ALSModel(mesa.Model):
     def day(self) -> float:
         return self.cfg.disease.start_day + self.time * self.dt_h / 24.0
 
+    def _neuron_voxels(self) -> np.ndarray:
+        """Flat voxel index of every motor neuron (neurons never move, so it is computed once)."""
+        s = self.neuron_store
+        if self._neuron_voxel_cache is None or len(self._neuron_voxel_cache) != len(s):
+            self._neuron_voxel_cache = self._voxel(s["x"], s["y"])
+        return self._neuron_voxel_cache
+
     def _voxel(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Flat voxel index of positions (positions are kept inside [0, width] × [0, height])."""
         ix = np.minimum((x * (1.0 / self.dx)).astype(np.intp), self.shape[1] - 1)
@@ -136,8 +156,9 @@ class ALSModel(mesa.Model):
         return iy * self.shape[1] + ix
 
     def _sample(self, names: tuple[str, ...], flat_idx: np.ndarray) -> np.ndarray:
+        """Values of the named fields in the given voxels, shape (len(names), len(flat_idx)) (gathers only those)."""
         flat = self.solver.values.reshape(len(FIELD_NAMES), -1)
-        return flat[[F[n] for n in names]][:, flat_idx]
+        return flat[np.array([F[n] for n in names])[:, None], flat_idx[None, :]]
 
     def _environment(self, day: float) -> None:
         d = self.cfg.disease
@@ -182,18 +203,11 @@ class ALSModel(mesa.Model):
     def _step_neurons(self) -> None:
         d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
         ctx.drive = mn.intrinsic_drive(ctx.day, d.drive_per_day, d.drive_ref_day, d.drive_exponent, d.drive_offset_days)
-        idx = self._voxel(s["x"], s["y"])
-        tnf, il1b, ros, glu, bdnf, gdnf = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
-        glu_excess = np.maximum(glu - self.cfg.fields.glutamate_ambient_um, 0.0)
-        ctx.neuron_inputs = np.stack([tnf, il1b, ros, glu_excess, bdnf, gdnf])
-        if self.cfg.engine == "agents":
-            ctx.neuron_died = np.zeros(len(s), bool)
-            ctx.neuron_rate = np.zeros(len(s))
-            self.agents_by_type[MotorNeuron].do("step")
-            died = ctx.neuron_died
-        else:
-            ctx.neuron_rate = mn.damage_rate(ctx.drive, s["vulnerability"], *ctx.neuron_inputs, p)
-            s["health"][:], died = mn.update_health(s["health"], s["alive"], ctx.neuron_rate, ctx.dt_days)
+        idx = self._neuron_voxels()
+        inputs = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
+        inputs[3] = np.maximum(inputs[3] - self.cfg.fields.glutamate_ambient_um, 0.0)  # glutamate above ambient
+        ctx.neuron_inputs = inputs
+        died = self._neuron_rules()
         s["alive"][died] = False
         s["death_day"][died] = self.day
         self._deaths_idx = idx[died]
@@ -213,16 +227,33 @@ class ALSModel(mesa.Model):
         ctx.microglia_u = rng.random(n)
         normals = rng.standard_normal((2, n))
         u_birth, u_death = rng.random(n), rng.random(n)
-        if self.cfg.engine == "agents":
-            self.agents_by_type[Microglia].do("step")
-        else:
-            rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, p)
-            s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
+        self._microglia_rules()
         gy, gx = self._damage_gradient
         grad_scale = p.k_damage_pm / 100.0  # gradients above K_D per 100 µm saturate the speed
         s["x"][:], s["y"][:] = mg.chemotaxis_step(s["x"], s["y"], gy.ravel()[idx], gx.ravel()[idx], normals, p.speed_um_per_h,
                                                   p.random_motility_um2_per_h, grad_scale, ctx.dt_h, self.width, self.height)
         self._microglia_births_deaths(damage, u_birth, u_death)
+
+    def _neuron_rules(self) -> np.ndarray:
+        """Health update of every neuron from `ctx` by the configured engine; returns the mask of new deaths."""
+        ctx, s = self.ctx, self.neuron_store
+        if self.cfg.engine == "agents":
+            ctx.neuron_died = np.zeros(len(s), bool)
+            ctx.neuron_rate = np.zeros(len(s))
+            self.agents_by_type[MotorNeuron].do("step")
+            return ctx.neuron_died
+        ctx.neuron_rate = mn.damage_rate(ctx.drive, s["vulnerability"], *ctx.neuron_inputs, self.cfg.neurons)
+        s["health"][:], died = mn.update_health(s["health"], s["alive"], ctx.neuron_rate, ctx.dt_days)
+        return died
+
+    def _microglia_rules(self) -> None:
+        """State transition of every microglial cell from `ctx` by the configured engine."""
+        ctx, s = self.ctx, self.microglia_store
+        if self.cfg.engine == "agents":
+            self.agents_by_type[Microglia].do("step")
+        else:
+            rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, self.cfg.microglia)
+            s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
 
     def _microglia_births_deaths(self, damage: np.ndarray, u_birth: np.ndarray, u_death: np.ndarray) -> None:
         p, s, days = self.cfg.microglia, self.microglia_store, self.ctx.dt_days
@@ -252,9 +283,16 @@ class ALSModel(mesa.Model):
         keep = others["compartment"] == msc_mod.TISSUE if tissue_only else np.ones(len(others), bool)
         if not keep.any():
             return np.zeros(len(cells))
-        tree = cKDTree(np.column_stack([others["x"][keep], others["y"][keep]]))
+        r = self.cfg.microglia.contact_radius_um
+        ox, oy = others["x"][keep], others["y"][keep]
+        if len(cells) * len(ox) <= BRUTE_FORCE_PAIRS:
+            # all pairs: the k-d tree compares the same squared distance dx² + dy² with r², so the counts are equal
+            dx = ox[None, :] - cells["x"][:, None]
+            dy = oy[None, :] - cells["y"][:, None]
+            return np.count_nonzero(dx * dx + dy * dy <= r * r, axis=1).astype(float)
+        tree = cKDTree(np.column_stack([ox, oy]))
         pts = np.column_stack([cells["x"], cells["y"]])
-        return tree.query_ball_point(pts, self.cfg.microglia.contact_radius_um, return_length=True).astype(float)
+        return tree.query_ball_point(pts, r, return_length=True).astype(float)
 
     def _step_tregs(self) -> None:
         p, ctx, s, rng = self.cfg.tregs, self.ctx, self.treg_store, self.rngs["tregs"]
@@ -326,23 +364,25 @@ class ALSModel(mesa.Model):
 
     # ------------------------------------------------------------------ fields
     def _sources(self) -> np.ndarray:
-        """Secretion of every agent as concentration rates (unit/h) per voxel."""
+        """Secretion of every agent as concentration rates (unit/h) per voxel.
+
+        Every release is listed as (flat field·voxel index, amount) and summed by one bincount; the order of
+        the list (neurons, death bursts, microglia by field, Tregs, MSCs) fixes the order of the additions.
+        """
         nvox = self.shape[0] * self.shape[1]
+        pm = self.per_molecule
         where: list[np.ndarray] = []
         amount: list[np.ndarray] = []
 
-        def deposit(name: str, idx: np.ndarray, molecules_per_s) -> None:
-            # Collected first, then summed by one bincount over (field, voxel).
-            if len(idx):
-                where.append(idx + F[name] * nvox)
-                amount.append(np.broadcast_to(molecules_per_s * self.per_molecule[F[name]], idx.shape))
-
         n = self.neuron_store
         alive = n["alive"]
-        nidx = self._voxel(n["x"][alive], n["y"][alive])
-        deposit("damage", nidx, mn.chemokine_release(n["health"][alive], True, self.cfg.neurons))
+        nidx = self._neuron_voxels()[alive]
+        if len(nidx):
+            where.append(nidx + F["damage"] * nvox)
+            amount.append(mn.chemokine_release(n["health"][alive], True, self.cfg.neurons) * pm[F["damage"]])
         if len(self._deaths_idx):
-            deposit("damage", self._deaths_idx, self.cfg.neurons.death_burst_molecules / (self.dt_h * 3600.0))
+            where.append(self._deaths_idx + F["damage"] * nvox)
+            amount.append(np.full(len(self._deaths_idx), self.cfg.neurons.death_burst_molecules / (self.dt_h * 3600.0) * pm[F["damage"]]))
 
         p, s = self.cfg.microglia, self.microglia_store
         if len(s):
@@ -350,17 +390,16 @@ class ALSModel(mesa.Model):
             pro = (s["state"] == mg.PRO_INFLAMMATORY).astype(float)
             prot = (s["state"] == mg.PROTECTIVE).astype(float)
             w_pro, w_prot = pro + p.mixed_output * prot, prot + p.mixed_output * pro
-            for name, rate, w in (("tnf", p.pro_tnf, w_pro), ("il1b", p.pro_il1b, w_pro), ("ros", p.pro_ros, w_pro),
-                                  ("glutamate", p.pro_glutamate, w_pro), ("il10", p.protective_il10, w_prot),
-                                  ("tgfb", p.protective_tgfb, w_prot), ("bdnf", p.protective_bdnf, w_prot),
-                                  ("gdnf", p.protective_gdnf, w_prot)):
-                deposit(name, midx, rate * w)
+            offset, rates, per_molecule, which = self._microglia_release
+            where.append((offset + midx[None, :]).ravel())
+            amount.append(((rates * np.stack([w_pro, w_prot])[which]) * per_molecule).ravel())
 
         t = self.treg_store
         if len(t):
             tidx = self._voxel(t["x"], t["y"])
-            deposit("il10", tidx, self.cfg.tregs.il10)
-            deposit("tgfb", tidx, self.cfg.tregs.tgfb)
+            for name in ("il10", "tgfb"):
+                where.append(tidx + F[name] * nvox)
+                amount.append(np.full(len(tidx), getattr(self.cfg.tregs, name) * pm[F[name]]))
 
         m, ms = self.cfg.msc, self.msc_store
         if len(ms) and m.pathways.local_paracrine:
@@ -368,7 +407,8 @@ class ALSModel(mesa.Model):
             if inside.any():
                 sidx = self._voxel(ms["x"][inside], ms["y"][inside])
                 for name in ("tgfb", "bdnf", "gdnf", "il10"):
-                    deposit(name, sidx, getattr(m, name))
+                    where.append(sidx + F[name] * nvox)
+                    amount.append(np.full(len(sidx), getattr(m, name) * pm[F[name]]))
 
         n_all = len(FIELD_NAMES) * nvox
         src = np.bincount(np.concatenate(where), np.concatenate(amount), minlength=n_all) if where else np.zeros(n_all)
@@ -391,11 +431,15 @@ class ALSModel(mesa.Model):
 
     def _apply_trophic_uptake(self) -> None:
         k = self.cfg.neurons.trophic_uptake_per_h
-        n = self.neuron_store
-        if k <= 0 or not n["alive"].any():
+        alive = self.neuron_store["alive"]
+        n_alive = int(np.count_nonzero(alive))
+        if k <= 0 or n_alive == 0:
             return
-        count = np.bincount(self._voxel(n["x"][n["alive"]], n["y"][n["alive"]]), minlength=self.shape[0] * self.shape[1])
-        self.solver.apply_uptake([F["bdnf"], F["gdnf"]], (k * count).reshape(self.shape))
+        if n_alive != self._uptake_alive:  # neurons only die, so the same count means the same living neurons
+            count = np.bincount(self._neuron_voxels()[alive], minlength=self.shape[0] * self.shape[1])
+            self._uptake_factor = self.solver.uptake_factor((k * count).reshape(self.shape))
+            self._uptake_alive = n_alive
+        self.solver.scale([F["bdnf"], F["gdnf"]], self._uptake_factor)
 
     def _apply_local_vesicles(self) -> None:
         """Vesicles of tissue MSCs raise ROS scavenging and glutamate uptake in their voxel.

@@ -5,7 +5,9 @@ import hashlib
 import json
 import math
 import multiprocessing
+import os
 import platform
+import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -17,7 +19,7 @@ import numpy as np
 import sim
 from sim.config import SimConfig
 from sim.model import ALSModel
-from sim.recorder import ArmRecord, Recorder
+from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, infusion_days
 
 ProgressFn = Callable[[str, float], None]
@@ -27,29 +29,52 @@ def arms_of(cfg: SimConfig) -> list[str]:
     return ["control", "treated"] if cfg.treatment.enabled else ["control"]
 
 
-def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None) -> ArmRecord:
-    """Simulate one arm from the preset's start day to its horizon."""
+def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_dir: Path | None = None) -> ArmRecord:
+    """Simulate one arm from the preset's start day to its horizon.
+
+    Snapshots are kept in the returned record, or with `spool_dir` streamed to files there as they are taken.
+    """
     model = ALSModel(cfg, arm)
     steps_per_day = 24.0 / model.dt_h
     rec = Recorder(model, record_every=round(cfg.domain.record_every_hours / model.dt_h),
-                   snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day))
-    rec.observe(0)
-    for k in range(1, model.n_steps + 1):
-        model.step()
-        rec.observe(k, final=k == model.n_steps)
-        if progress and k % max(1, model.n_steps // 100) == 0:
-            progress(arm, k / model.n_steps)
-    return rec.finish()
+                   snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=spool_dir)
+    try:
+        rec.observe(0)
+        for k in range(1, model.n_steps + 1):
+            model.step()
+            rec.observe(k, final=k == model.n_steps)
+            if progress and k % max(1, model.n_steps // 100) == 0:
+                progress(arm, k / model.n_steps)
+        return rec.finish()
+    finally:
+        rec.close()
 
 
-def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 1) -> list[ArmRecord]:
+def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 1, spool_dir: Path | None = None) -> list[ArmRecord]:
     """Run every arm; with workers ≥ 2 the arms run in parallel processes (identical results)."""
     arms = arms_of(cfg)
     if workers < 2 or len(arms) < 2:
-        return [run_arm(cfg, arm, progress) for arm in arms]
+        return [run_arm(cfg, arm, progress, spool_dir) for arm in arms]
     ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
-        return list(pool.map(run_arm, [cfg] * len(arms), arms))
+        return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
+
+
+def run_to_folder(cfg: SimConfig, out_dir: Path, progress: ProgressFn | None = None, workers: int = 1) -> dict:
+    """Simulate every arm and write the run folder (see README "What a run writes"); return the summary.
+
+    Snapshots stream to a hidden spool in `snapshots/` while the arms run and are copied into the final
+    files at the end, so memory stays flat however many snapshots a run takes; the spool is always removed.
+    """
+    out_dir = Path(out_dir)
+    spool = out_dir / "snapshots" / f".spool.tmp-{os.getpid()}"
+    try:
+        records = simulate(cfg, progress, workers=workers, spool_dir=spool)
+        summary = summarize(cfg, records)
+        write_run_folder(out_dir, records, summary, cfg.domain.voxel_um)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    return summary
 
 
 # --------------------------------------------------------------------------- summary
