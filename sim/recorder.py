@@ -199,6 +199,11 @@ def field_frames_shape(r: ArmRecord) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------- writing
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file atomically (temporary sibling, then rename)."""
+    _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
 def _atomic(path: Path, write) -> None:
     """Write via a temporary sibling and rename, so readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -300,4 +305,4 @@ def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, vox
     _write_agents_parquet(records, out_dir / "snapshots" / "agents.parquet")
     _write_fields_npz(out_dir / "snapshots" / "fields.npz", records, voxel_um)
     text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    _atomic(out_dir / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
+    write_text_atomic(out_dir / "summary.json", text)

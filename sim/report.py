@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import plotly.io as pio
 import sim
 from sim import figures
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
+from sim.recorder import write_text_atomic
 from sim.run import summary_table
 
 PROG = "alsim-report"
@@ -75,12 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     out = args.out or args.run_dir / "report.html"
     text = render(data, args.field)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(out, text)
     print(sim.NOTICE)
     print(f"wrote {out}")
 

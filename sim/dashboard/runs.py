@@ -4,14 +4,13 @@ Every tab has its own session id; a job belongs to the session that started it, 
 naming another session's job gets nothing, so tabs never see each other's runs. At most
 `max_workers` runs simulate at once (each in its own process, arms one after the other) and
 at most `max_pending` wait or run in all; one tab runs one job at a time. A worker writes the
-run folder exactly as the CLI does (`simulate`, `summarize`, `write_run_folder`) plus
+run folder exactly as the CLI does (`sim.run.run_to_folder`) plus
 `progress.json`, which the page polls.
 """
 from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
 import shutil
 import threading
@@ -44,9 +43,9 @@ def valid_id(value: object) -> bool:
 
 # --------------------------------------------------------------------------- worker side
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
+    from sim.recorder import write_text_atomic
+
+    write_text_atomic(path, json.dumps(data))
 
 
 def _write_hydra_files(folder: Path, cfg: SimConfig, overrides: list[str]) -> None:
@@ -59,8 +58,7 @@ def _write_hydra_files(folder: Path, cfg: SimConfig, overrides: list[str]) -> No
 
 def execute_run(cfg: SimConfig, overrides: list[str], folder: str) -> str:
     """Simulate both arms and write the run folder (runs in a worker process)."""
-    from sim.recorder import write_run_folder
-    from sim.run import arms_of, simulate, summarize
+    from sim.run import arms_of, run_to_folder
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,9 +73,7 @@ def execute_run(cfg: SimConfig, overrides: list[str], folder: str) -> str:
             _write_json(out / PROGRESS, {"fraction": total, "arm": arm})
 
     _write_json(out / PROGRESS, {"fraction": 0.0, "arm": arms[0]})
-    records = simulate(cfg, progress, workers=1)
-    summary = summarize(cfg, records)
-    write_run_folder(out, records, summary, cfg.domain.voxel_um)
+    run_to_folder(cfg, out, progress, workers=1)  # snapshots stream to disk: memory stays flat
     _write_json(out / PROGRESS, {"fraction": 1.0, "arm": arms[-1]})
     return str(out)
 

@@ -20,7 +20,6 @@ import argparse
 import html
 import inspect
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from scipy import stats
 
 import sim
 from sim import figures
+from sim.recorder import write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
     drop_duplicates, write_dataset
 
@@ -300,20 +300,11 @@ def _check_out(out: Path) -> None:
             raise CompareError(f"cannot write {file}: it is a folder")
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: str) -> list[Path]:
     """Everything the comparison writes; the notice heads effects.csv as a `#` comment line."""
     written = write_dataset(dataset, out / "dataset")
-    _write_text(out / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
-    _write_text(out / "report.html", report)
+    write_text_atomic(out / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
+    write_text_atomic(out / "report.html", report)
     return [*written, out / "effects.csv", out / "report.html"]
 
 
