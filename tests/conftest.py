@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -46,3 +52,40 @@ def small_sweep(tmp_path_factory) -> Path:
     shutil.copytree(root / "raw", root / "compared")
     compare.main([str(root / "compared")])
     return root
+
+
+@pytest.fixture(scope="module")
+def dashboard_server() -> Iterator[Callable[..., str]]:
+    """Start a real dashboard (`python -m sim.dashboard.app --workdir WORK ARGS…` on a free port of
+    127.0.0.1); returns its URL once the page answers (`start.processes[url]` is its process). Every server
+    started is stopped after the module."""
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(work: Path, *args: str) -> str:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        log = open(work / "server.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "sim.dashboard.app", "--port", str(port), "--workdir", str(work),
+                                 *args], stdout=log, stderr=subprocess.STDOUT)
+        started.append((proc, log))
+        start.processes[f"http://127.0.0.1:{port}/"] = proc
+        url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                return url
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"dashboard did not start: {(work / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+
+    start.processes = {}
+    yield start
+    for proc, log in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -7,6 +7,7 @@ dashboard's own bounds (`layout.INPUTS`), then by composing the config exactly a
 from __future__ import annotations
 
 import math
+import reprlib
 import threading
 from pathlib import Path
 
@@ -35,12 +36,13 @@ class InputError(ValueError):
 # --------------------------------------------------------------------------- inputs → config
 def _checked(id_: str, value: object) -> float | int:
     label, unit, _note, lo, hi, _step, _default = INPUTS[id_]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and lo <= value <= hi
+    # the range test also refuses NaN and ±inf, and never converts a huge integer to float (OverflowError)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and lo <= value <= hi
     if ok and id_ in INTEGER_INPUTS and value != int(value):
         ok = False
     if not ok:
         # the page sends nothing (None) for a number outside the field's min/max
-        problem = "empty or outside the allowed range" if value is None else f"{value!r} is not allowed"
+        problem = "empty or outside the allowed range" if value is None else f"{reprlib.repr(value)} is not allowed"
         raise InputError(f"{label}: {problem}; enter a number from {lo:g} to {hi:g} ({unit})")
     return int(value) if id_ in INTEGER_INPUTS else float(value)
 
@@ -55,6 +57,21 @@ def overrides_from_inputs(disease: object, dose: object, start_day: object, n_in
             f"treatment.dose_cells_per_kg={values['dose']!r}", f"treatment.start_day={values['start-day']!r}",
             f"treatment.n_infusions={values['n-infusions']}", f"treatment.interval_days={values['interval']!r}",
             f"seed={values['seed']}"]
+
+
+PAGE_KEYS = ("domain", "disease", "treatment", "treatment.dose_cells_per_kg", "treatment.start_day",
+             "treatment.n_infusions", "treatment.interval_days", "seed")
+
+
+def check_run_overrides(extra: list[str]) -> list[str]:
+    """Overrides the server adds to every run (`alsim-dashboard --override`), checked once at start-up:
+    the keys the page sets are refused, and the rest must compose as `alsim` would compose them."""
+    for ov in extra:
+        key = ov.lstrip("+~").partition("=")[0]
+        if key in PAGE_KEYS:
+            raise ConfigError(f"{ov}: {key} is set in the page, not with --override")
+    validated_config(["domain=quick", "treatment=none", *extra])  # the page sets the treatment
+    return list(extra)
 
 
 def validated_config(overrides: list[str]):
@@ -77,8 +94,8 @@ def _summary_text(data: RunData, origin: str) -> str:
     return "\n".join(lines)
 
 
-def register(app: Dash, manager: RunManager, results: Path | None) -> None:
-    """Attach every callback to app."""
+def register(app: Dash, manager: RunManager, results: Path | None, run_overrides: list[str] = ()) -> None:
+    """Attach every callback to app; run_overrides (already checked) are added to every run."""
 
     def folder_of(shown: object, session: object) -> tuple[Path, str]:
         """The run folder a tab asks to see, checked: its own job, or a run under the results folder."""
@@ -104,7 +121,7 @@ def register(app: Dash, manager: RunManager, results: Path | None) -> None:
                   prevent_initial_call=True)
     def start_run(_clicks, session, disease, dose, start_day, n_infusions, interval, seed):
         try:
-            overrides = overrides_from_inputs(disease, dose, start_day, n_infusions, interval, seed)
+            overrides = [*overrides_from_inputs(disease, dose, start_day, n_infusions, interval, seed), *run_overrides]
             cfg = validated_config(overrides)
             job = manager.submit(session, cfg, overrides)
         except (InputError, ConfigError, Busy) as exc:

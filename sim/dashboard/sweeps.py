@@ -175,7 +175,7 @@ def clicked_scenario(sweep: Sweep, click: object) -> dict | None:
     try:
         point = click["points"][0]  # type: ignore[index]
         x, y, panel = str(point["x"]), str(point["y"]), int(point.get("curveNumber", 0))
-    except (TypeError, KeyError, IndexError, ValueError):
+    except (TypeError, KeyError, IndexError, ValueError, AttributeError, OverflowError):  # not a click the page makes
         return None
     effects, facets = sweep.effects, sweep.facet_cols
     panels = [p for _, p in effects.groupby(facets, dropna=False, sort=True)] if facets else [effects]
