@@ -327,7 +327,7 @@ def test_a_dead_worker_fails_its_run_with_a_message_and_the_next_run_works(tmp_p
         assert "worker process stopped unexpectedly" in status.message and "\n" not in status.message
         job_b = manager.submit(b, compose_config([*SHORT, "seed=1"]), SHORT)  # on a fresh pool
         assert wait_state(manager, job_b, ("done", "failed")).state == "done"
-        assert (job_b.folder / "summary.json").is_file() and not worker.is_alive()
+        assert (job_b.folder / "summary.json").is_file() and process_ends(worker.pid, timeout=10.0)
         # at most keep_total finished runs are kept in all: the oldest one (a's) is forgotten, folder and all
         job_c = manager.submit(c, compose_config([*SHORT, "seed=2"]), SHORT)
         assert manager.get(a, long_job.id) is None and not (tmp_path / "runs" / a).exists()
@@ -337,8 +337,25 @@ def test_a_dead_worker_fails_its_run_with_a_message_and_the_next_run_works(tmp_p
     finally:
         manager.shutdown()
     for process in workers:  # shutdown stops the workers it started (without the pool's private attributes)
-        process.join(timeout=10)
-        assert not process.is_alive()
+        assert process_ends(process.pid, timeout=10.0)
+
+
+def process_ends(pid: int, timeout: float) -> bool:
+    """True once the process has exited (gone, or a zombie awaiting its reaper), asked of the OS.
+
+    Not Process.is_alive(): the pool's own management thread may reap the worker first, and then
+    is_alive() in this thread keeps answering True for a process that no longer exists.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_too_many_runs_for_a_tab_or_for_the_server_get_one_line(dashboard_server, tmp_path):
