@@ -13,6 +13,8 @@ import os
 import re
 import shutil
 import sys
+import tempfile
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import hydra
@@ -22,14 +24,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-import sim
 from sim.config import ConfigError, SimConfig, validate
-from sim.experiments import sweep
+from sim.experiments import calibrate, sweep
+from sim.model import NumericalError
 from sim.run import config_hash, git_commit, run_to_folder, summary_table
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 GROUPS = ("disease", "treatment", "domain")
 EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
 
 ConfigStore.instance().store(name="base_config", node=SimConfig)
 
@@ -41,14 +44,32 @@ def group_options(group: str) -> list[str]:
 def _check_group_choices(overrides: list[str]) -> None:
     for ov in overrides:
         key, sep, value = ov.lstrip("+~").partition("=")
-        if sep and key in GROUPS and value not in group_options(key):
+        if ov.startswith("~") and not key.startswith("hydra") and not (CONFIG_DIR / key).is_dir():
+            raise ConfigError(f"~{key} is invalid: a parameter cannot be deleted; give it a value instead ({key}=…)")
+        if sep and not key.startswith("hydra") and (CONFIG_DIR / key).is_dir() and value not in group_options(key):
             raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}")
+        if sep and key == "experiment" and not ov.startswith("+"):
+            raise ConfigError(f"experiment={value} is invalid: a preset is added with a plus, +experiment={value}")
+
+
+def _unknown_keys(node: DictConfig, obj: object, prefix: str = "") -> list[str]:
+    """Keys of the composed config that the dataclass tree (`obj`) does not declare, at any depth."""
+    names = {f.name for f in dataclasses.fields(obj)}
+    out = []
+    for key in node.keys():
+        full = f"{prefix}{key}"
+        if full == "hydra":
+            continue
+        if key not in names:
+            out.append(full)
+        elif dataclasses.is_dataclass(getattr(obj, key)) and OmegaConf.is_dict(node._get_node(key)):
+            out += _unknown_keys(node._get_node(key), getattr(obj, key), full + ".")
+    return out
 
 
 def _check_known_keys(cfg: DictConfig) -> None:
-    """Hydra lets `+key=value` add a root key; the model would silently ignore it, so refuse it."""
-    known = {f.name for f in dataclasses.fields(SimConfig)}
-    unknown = sorted(set(cfg.keys()) - known - {"hydra"})
+    """Hydra lets `+key=value` add a key (also `+treatment.foo=1`); the model would silently ignore it, so refuse it."""
+    unknown = _unknown_keys(cfg, SimConfig())
     if unknown:
         raise ConfigError(f"{unknown[0]} is not a known parameter (the full list is in docs/parameters.md)")
 
@@ -62,8 +83,13 @@ def _one_line(exc: Exception, overrides: list[str]) -> str:
         given = next((ov.partition("=")[2] for ov in overrides if ov.lstrip("+~").partition("=")[0] == k), "?")
         if "not in struct" in text or re.search(r"Key '\w+' not in", text):
             return f"{k} is not a known parameter (the full list is in docs/parameters.md)"
-        expected = re.search(r"could not be converted to (\w+)|is not a valid (bool)", text)
-        allowed = f"expected a value of type {expected.group(1) or expected.group(2)}" if expected else text.splitlines()[0]
+        if "is not a subclass of" in text:
+            return f"{k}={given} is invalid: {k} is a group of parameters, not one value (set {k}.<name>=…; see docs/parameters.md)"
+        if "is not Optional" in text:
+            return f"{k}={given} is invalid: a value is required (null is not allowed)"
+        expected = re.search(r"could not be converted to (\w+)|is not a valid (bool)|Cannot convert '\w+' to (string)", text)
+        kind = next((g for g in expected.groups() if g), "") if expected else ""
+        allowed = f"expected a value of type {'str' if kind == 'string' else kind}" if expected else text.splitlines()[0]
         return f"{k}={given} is invalid: {allowed}"
     first = text.strip().splitlines()[0]
     if type(exc).__name__ == "OverrideParseException":
@@ -99,6 +125,62 @@ def _fail(message: str) -> None:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
+def planned_run_dir(overrides: list[str], key: str = "hydra.run.dir") -> Path | None:
+    """The folder Hydra will create for this run or sweep (`key`; `${now:…}` resolved at this second), or None."""
+    from hydra import compose, initialize_config_dir
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+            return Path(str(OmegaConf.select(cfg, key)))
+    except Exception:  # noqa: BLE001 - only a pre-check: what it cannot tell, Hydra reports itself
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
+    """Refuse, before Hydra creates anything, a run folder that cannot be written or already holds a result."""
+    if run_dir is None:
+        return
+    if key == "hydra.run.dir" and (run_dir / "summary.json").exists():
+        raise ConfigError(f"{key}={run_dir} is invalid: it already holds a finished run (summary.json); "
+                          "choose a new folder so that result is kept")
+    existing = run_dir.absolute()
+    while not existing.exists() and existing != existing.parent:  # (a path under a regular file does not exist)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{key}={run_dir} is invalid: {existing} is a file, not a folder")
+    try:  # the real test of writability (permissions, read-only or special file systems, root or not)
+        os.rmdir(tempfile.mkdtemp(prefix=".alsim-write-check-", dir=existing))
+    except OSError as exc:
+        raise ConfigError(f"{key}={run_dir} is invalid: cannot create a folder in {existing} "
+                          f"({exc.strerror or type(exc).__name__})") from None
+
+
+def _run_failed(out_dir: Path, overrides: list[str], exc: BaseException) -> None:
+    """A single run that could not finish: one line, no result files (the writer removed its own), exit 1.
+
+    `failure.json` (as a failed sweep job writes) is left next to Hydra's `.hydra/` if it can be written, so
+    `alsim-compare` lists the folder as a failed run with this reason.
+    """
+    if isinstance(exc, OSError):
+        reason = f"could not write the run folder {out_dir}: {exc.strerror or exc}"
+    elif isinstance(exc, BrokenProcessPool):
+        reason = "a simulation worker process died (out of memory or killed)"
+    elif isinstance(exc, MemoryError):
+        reason = "out of memory"
+    else:
+        reason = f"the simulation stopped: {exc}"
+    try:
+        sweep.record_failure(out_dir, overrides, exc)
+    except OSError:
+        pass
+    print(f"alsim: error: {reason.splitlines()[0]}; no result was written", file=sys.stderr)
+    raise SystemExit(EXIT_RUN_FAILED)
+
+
 def _remove_job_folder(out_dir: Path) -> None:
     """Remove what Hydra wrote for a job that never ran (its .hydra/ and log), and the folder if empty."""
     shutil.rmtree(out_dir / ".hydra", ignore_errors=True)
@@ -122,6 +204,8 @@ def run_job(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     if hc.mode == RunMode.MULTIRUN:
+        if cfg.calibration.enabled:
+            return _calibration_trial(cfg, out_dir, list(hc.overrides.task))
         return _sweep_job(cfg, out_dir, list(hc.overrides.task))
     try:
         _check_known_keys(cfg)
@@ -129,10 +213,34 @@ def run_job(cfg: DictConfig) -> float | None:
     except ConfigError as exc:
         _remove_job_folder(out_dir)
         _fail(str(exc))
-    summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
+    if sim_cfg.calibration.enabled:  # score the preset's current values against the natural-history bands
+        try:
+            result = calibrate.trial(sim_cfg, out_dir, list(hc.overrides.task))
+        except ConfigError as exc:
+            _remove_job_folder(out_dir)
+            _fail(str(exc))
+        print(calibrate.trial_summary(result))
+        print(f"trial folder: {out_dir}")
+        return float(result["loss"])
+    try:
+        summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
+    except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
+        _run_failed(out_dir, list(hc.overrides.task), exc)
     print(summary_table(summary))
     print(f"run folder: {out_dir}")
     return _delay(summary)
+
+
+def _calibration_trial(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float:
+    """One calibration trial (the sweeper minimises the returned loss); a failing trial scores very badly."""
+    try:
+        _check_known_keys(cfg)
+        result = calibrate.trial(validate(OmegaConf.to_object(cfg)), out_dir, overrides)
+        return float(result["loss"])
+    except Exception as exc:  # one bad proposal must not end the calibration: record it and go on
+        sweep.record_failure(out_dir, overrides, exc)
+        print(f"alsim: calibration trial {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return calibrate.FAILED_TRIAL_LOSS
 
 
 def _simulate_and_write(sim_cfg: SimConfig, out_dir: Path, workers: int) -> dict:
@@ -197,6 +305,16 @@ def main() -> None:
     if overrides is not None:
         try:
             compose_config(overrides)
+            check_run_dir(planned_run_dir(overrides))
+        except ConfigError as exc:
+            _fail(str(exc))
+    elif "-m" in sys.argv[1:] or "--multirun" in sys.argv[1:]:  # the sweep folder, at the first point of the sweep
+        try:
+            base = [f"{k}={v[0]}" for k, v in sweep.expand([a for a in sys.argv[1:] if not a.startswith("-")])]
+        except Exception:  # noqa: BLE001 - unusual arguments: Hydra parses and reports them itself
+            base = None
+        try:
+            check_run_dir(planned_run_dir(base, "hydra.sweep.dir") if base is not None else None, "hydra.sweep.dir")
         except ConfigError as exc:
             _fail(str(exc))
     run_job()

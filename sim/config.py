@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,17 +75,18 @@ class DiseaseConfig:
     body_weight_kg: float = param(
         0.025, "kg", (0.018, 100.0), "mouse ≈25 g: Uccelli et al. 2012 Mol Med 18:794, doi:10.2119/molmed.2011.00498; human 70 kg reference adult (assumption)",
         "Body weight; converts an IV dose in cells/kg into cells per animal.", bounds=(1e-3, 500.0))
-    start_day: float = setting(30.0, "First simulated day on the preset's clock.", unit="d", bounds=(0.0, 1e5))
+    start_day: float = setting(30.0, "First simulated day on the preset's clock (negative: before the clock's day 0, e.g. a prodrome).", unit="d", bounds=(-1e5, 1e5))
     horizon_days: float = setting(160.0, "Last simulated day on the preset's clock.", unit="d", bounds=(1.0, 1e5))
     dt_hours: float = setting(1.0, "Agent time step (fields are exact for any step).", unit="h", bounds=(0.05, 24.0))
     # Intrinsic (cell-autonomous, mutant-protein) stress: a(t) = a_ref·((t + offset)/t_ref)^m.
     drive_per_day: float = param(
-        0.0185, "1/d", (0.0005, 0.04), ASSUMPTION + " (set so the control T50 falls in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249)",
+        0.0185, "1/d", (0.0005, 0.04), ASSUMPTION + " (fitted per preset to natural-history bands, e.g. a control T50 in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249)",
         "Intrinsic damage rate of a median-vulnerability motor neuron at the reference day.")
     drive_ref_day: float = param(100.0, "d", (60.0, 1000.0), ASSUMPTION, "Reference day t_ref of the intrinsic drive.",
                                  bounds=(1.0, 1e5))
     drive_exponent: float = param(
-        3.0, "1", (1.0, 5.0), ASSUMPTION + " (accelerating, age-dependent toxicity; Kong & Xu 1998 J Neurosci 18:3241: most MNs die late)",
+        3.0, "1", (0.3, 5.0), ASSUMPTION + " (accelerating, age-dependent toxicity; Kong & Xu 1998 J Neurosci 18:3241: most MNs die late; "
+        "human sporadic ALS: a slowly growing drive, m < 1.5, is needed for a 2–3-year course after onset)",
         "Power m of the intrinsic drive's growth with time.", bounds=(0.0, 20.0))
     drive_offset_days: float = param(0.0, "d", (0.0, 1000.0), ASSUMPTION,
                                      "Disease time already elapsed at day 0 of the clock (human: prodrome before onset).",
@@ -124,6 +126,24 @@ class DiseaseConfig:
     cord_volume_mm3: float = param(
         70.0, "mm³", (40.0, 120.0), ASSUMPTION + " (mouse spinal cord ≈ 4 cm × ≈ 2 mm²)",
         "Spinal-cord volume that homing MSCs would spread over; dilutes homing into one patch.", bounds=(1e-3, 1e7))
+    # Virtual cohort: each seed is one individual, drawn around the preset's reference individual.
+    individual_drive_sd_log: float = param(
+        0.0, "1", (0.0, 3.0), ASSUMPTION + " (fitted to the spread of survival: mouse SD 7–13 d, Wooley et al. 2005 Muscle Nerve 32:43; "
+        "human σ_log ≈ 1, Knibb et al. 2016 JNNP 87:1361, doi:10.1136/jnnp-2015-312908)",
+        "Between-individual SD of log intrinsic drive (lognormal multiplier of drive_per_day, median 1): fast vs slow progressors.",
+        bounds=(0.0, 5.0))
+    individual_treg_sd_log: float = param(
+        0.0, "1", (0.0, 0.5), HENKEL_2013 + " (blood Treg fraction 0.45–0.95 % across patients: SD of log ≈ 0.2)",
+        "Between-individual SD of log systemic Treg level (lognormal multiplier of treg_systemic_baseline, median 1).",
+        bounds=(0.0, 3.0))
+    # Outcome definitions on the functional index (read-outs only: they never change the dynamics).
+    onset_functional_index: float = param(
+        0.9, "1", (0.8, 0.95), ASSUMPTION + " (clinical signs once ~10 % of muscle drive is lost despite reinnervation)",
+        "Clinical onset: first recorded day the functional index falls below this.", bounds=(0.0, 1.0))
+    end_stage_functional_index: float = param(
+        0.4, "1", (0.2, 0.6), ASSUMPTION + " (end stage with 25–60 % of lumbar MNs left; natural-history band, low confidence)",
+        "End stage (mouse: loss of righting reflex; human: death or permanent ventilation): first recorded day the "
+        "functional index falls below this.", bounds=(0.0, 1.0))
 
 
 # --------------------------------------------------------------------------- tissue biology
@@ -399,6 +419,18 @@ class RunOptions:
 
 
 @dataclass
+class CalibrationOptions:
+    """Fitting the untreated course to natural-history bands (not part of the model: excluded from the config hash)."""
+
+    enabled: bool = switch(False, "Run a calibration trial (a cohort of control arms scored against the targets) instead of a paired run.")
+    cohort_size: int = setting(12, "Virtual individuals (seeds) per calibration trial.", bounds=(2, 100_000))
+    first_seed: int = setting(1000, "Seeds first_seed … first_seed + cohort_size − 1 form the fitting cohort.", bounds=(0, 2**62))
+    targets_file: str = setting("experiments/calibration/targets.yaml", "Natural-history targets with bands and citations.")
+    report_dir: str = setting("experiments/calibration", "Where the fit report of a calibration sweep is written.")
+    workers: int = setting(0, "Processes per trial (0: all cores).", bounds=(0, 4096))
+
+
+@dataclass
 class SimConfig:
     """Root configuration of one paired simulation (control and, if enabled, treated arm)."""
 
@@ -413,6 +445,7 @@ class SimConfig:
     msc: MSCConfig = field(default_factory=MSCConfig)
     treatment: TreatmentConfig = field(default_factory=TreatmentConfig)
     run: RunOptions = field(default_factory=RunOptions)
+    calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
 
 
 # --------------------------------------------------------------------------- validation
@@ -433,18 +466,22 @@ def iter_params(obj: Any, prefix: str = ""):
 
 
 def _fmt(x: float) -> str:
-    return "inf" if x == INF else f"{x:g}"
+    return "inf" if x == INF else str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def _check_bounds(cfg: SimConfig) -> None:
     for key, f, value in iter_params(cfg):
         bounds = f.metadata.get("bounds")
-        if bounds is None or isinstance(value, (bool, str)):
+        if bounds is None:
             continue
         lo, hi = bounds
-        ok = isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi
-        if not ok:
-            raise ConfigError(f"{key}={value!r} is invalid: allowed range is a finite number in [{_fmt(lo)}, {_fmt(hi)}]")
+        whole = isinstance(f.default, int) and not isinstance(f.default, bool)
+        kind = "an integer" if whole else "a finite number"
+        # library callers build configs in Python: a text, list or true/false here is refused, not compared
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
+            raise ConfigError(f"{key}={value!r} is invalid: expected {kind} in [{_fmt(lo)}, {_fmt(hi)}]")
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ConfigError(f"{key}={value!r} is invalid: allowed range is {kind} in [{_fmt(lo)}, {_fmt(hi)}]")
 
 
 def available_memory_bytes() -> int:
@@ -472,6 +509,9 @@ def validate(cfg: SimConfig) -> SimConfig:
         raise ConfigError(f"disease.horizon_days={d.horizon_days:g} is invalid: allowed range is > disease.start_day ({d.start_day:g})")
     if d.ff_fraction + d.fr_fraction > 1.0:
         raise ConfigError(f"disease.fr_fraction={d.fr_fraction:g} is invalid: allowed range is [0, {1 - d.ff_fraction:g}] (ff + fr ≤ 1)")
+    if d.end_stage_functional_index >= d.onset_functional_index:
+        raise ConfigError(f"disease.end_stage_functional_index={d.end_stage_functional_index:g} is invalid: "
+                          f"allowed range is < disease.onset_functional_index ({d.onset_functional_index:g})")
     ny, nx = grid_shape(cfg.domain)
     need = ny * nx * BYTES_PER_VOXEL
     limit = available_memory_bytes() // 4

@@ -101,7 +101,10 @@ class FieldSolver:
         """Update first-order loss rates (1/h); factors are recomputed only for fields that changed."""
         decay = np.asarray(decay, dtype=float)
         for i in np.flatnonzero(decay != self._decay):
-            rate = self.diffusion[i] * self.kappa + decay[i]
+            # D·κ with κ = 0 is 0 even for a D so large that D·κ overflows to inf elsewhere (inf·0 would be NaN);
+            # an infinite rate then gives E = G = 0: that mode is flattened at once, as infinite diffusion would.
+            with np.errstate(over="ignore", invalid="ignore"):
+                rate = np.where(self.kappa > 0, self.diffusion[i] * self.kappa, 0.0) + decay[i]
             x = -rate * self.dt
             self._E[i] = np.exp(x)
             if rate.min() > 0:

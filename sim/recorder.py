@@ -18,6 +18,8 @@ ways give the same files, byte for byte.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import itertools
 import json
@@ -69,6 +71,7 @@ class ArmRecord:
     death_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
     n_neurons: int = 0
     infusion_days: list[float] = field(default_factory=list)
+    individual: dict[str, float] = field(default_factory=dict)  # the virtual individual's multipliers
     spool: SnapshotSpool | None = None
 
     @property
@@ -168,6 +171,7 @@ class Recorder:
         n = self.model.neuron_store
         self.out.death_days = np.sort(n["death_day"][~n["alive"]])
         self.out.infusion_days = list(self.model.infusions_given)
+        self.out.individual = dataclasses.asdict(self.model.individual)
         return self.out
 
 
@@ -298,11 +302,28 @@ def _write_fields_npz(path: Path, records: list[ArmRecord], voxel_um: float) -> 
     _atomic(path, write)
 
 
+RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
+
+
 def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, voxel_um: float) -> None:
-    """Write every result file of one paired run; summary.json last marks the folder complete."""
+    """Write every result file of one paired run; summary.json last marks the folder complete.
+
+    All or nothing: if any write fails (disk full, folder not writable), the result files are removed again
+    and the error is raised, so the folder never holds part of a result. A summary.json already in the folder
+    is removed first, since it would no longer describe the files next to it. Other folders are never touched.
+    """
     out_dir = Path(out_dir)
-    _write_parquet(timeseries_frame(records), out_dir / "timeseries.parquet")
-    _write_agents_parquet(records, out_dir / "snapshots" / "agents.parquet")
-    _write_fields_npz(out_dir / "snapshots" / "fields.npz", records, voxel_um)
-    text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    write_text_atomic(out_dir / "summary.json", text)
+    text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"  # fails before any file is written
+    (out_dir / "summary.json").unlink(missing_ok=True)
+    try:
+        _write_parquet(timeseries_frame(records), out_dir / "timeseries.parquet")
+        _write_agents_parquet(records, out_dir / "snapshots" / "agents.parquet")
+        _write_fields_npz(out_dir / "snapshots" / "fields.npz", records, voxel_um)
+        write_text_atomic(out_dir / "summary.json", text)
+    except BaseException:
+        for rel in RESULT_FILES:
+            try:
+                (out_dir / rel).unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise

@@ -89,3 +89,19 @@ def dashboard_server() -> Iterator[Callable[..., str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def compare_cli(capsys) -> Callable[[list], tuple[int, str, str]]:
+    """alsim-compare in this process: call it with its arguments, get (exit code, stdout, stderr)."""
+    from sim.experiments import compare
+
+    def run(args: list) -> tuple[int, str, str]:
+        try:
+            compare.main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

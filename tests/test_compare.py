@@ -7,6 +7,7 @@ on synthetic samples with known answers.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -70,16 +71,6 @@ def edit_summary(folder: Path, **changes) -> None:
 def all_files(root: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
 
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    """alsim-compare in this process; returns (exit code, stdout, stderr)."""
-    try:
-        compare.main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def read_effects(path: Path) -> pd.DataFrame:
@@ -208,11 +199,11 @@ def test_dataset_queryable_with_duckdb_and_pandas(compared):
     assert pq.read_schema(d / "runs.parquet").metadata[b"alsim.notice"].decode() == sim.NOTICE
 
 
-def test_same_seed_gives_identical_output(sweep, tmp_path, capsys):
+def test_same_seed_gives_identical_output(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     outputs = []
     for name in ("a", "b"):
-        code, _, _ = run_main([folder, "--out", tmp_path / name, "--seed", "7"], capsys)
+        code, _, _ = compare_cli([folder, "--out", tmp_path / name, "--seed", "7"])
         assert code == 0
         outputs.append((tmp_path / name / "effects.csv").read_bytes())
     assert outputs[0] == outputs[1]
@@ -259,7 +250,7 @@ def test_reading_is_decided_by_the_interval(delays, ci, band, expected):
 
 
 # =========================================================================== edited run folders
-def test_censored_delay_enters_as_lower_bound(sweep, tmp_path, capsys):
+def test_censored_delay_enters_as_lower_bound(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     runs = run_folders(folder)
     s = json.loads((runs[(4e7, 0)] / "summary.json").read_text(encoding="utf-8"))
@@ -267,7 +258,7 @@ def test_censored_delay_enters_as_lower_bound(sweep, tmp_path, capsys):
     s["effect"].update(t50_delay_days=None, t50_delay_censored_at_least_days=12.5)
     (runs[(4e7, 0)] / "summary.json").write_text(json.dumps(s), encoding="utf-8")
     other = json.loads((runs[(4e7, 1)] / "summary.json").read_text(encoding="utf-8"))["effect"]["t50_delay_days"]
-    code, out, _ = run_main([folder], capsys)
+    code, out, _ = compare_cli([folder])
     assert code == 0
     row = read_effects(folder / "effects.csv").set_index("dose_cells_per_kg").loc[4e7]
     assert row["n_censored"] == 1 and row["t50_delay_mean_days"] == pytest.approx((12.5 + other) / 2)
@@ -275,7 +266,7 @@ def test_censored_delay_enters_as_lower_bound(sweep, tmp_path, capsys):
     assert f"≥ {(12.5 + other) / 2:+.2f}" in out and "lower bound" in out
 
 
-def test_corrupt_incomplete_and_failed_runs_are_skipped_and_listed(sweep, tmp_path, capsys):
+def test_corrupt_incomplete_and_failed_runs_are_skipped_and_listed(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     runs = run_folders(folder)
     truncated, no_parquet = runs[(0.0, 0)], runs[(4e7, 1)]
@@ -294,7 +285,7 @@ def test_corrupt_incomplete_and_failed_runs_are_skipped_and_listed(sweep, tmp_pa
     edit_summary(odd, treatment="iv_msc")
     not_ours = shutil.copytree(runs[(4e7, 0)], folder / "12")
     edit_summary(not_ours, non_clinical=False)
-    code, out, err = run_main([folder], capsys)
+    code, out, err = compare_cli([folder])
     assert code == 0, err
     lines = err.splitlines()
     assert "Traceback" not in err
@@ -308,21 +299,21 @@ def test_corrupt_incomplete_and_failed_runs_are_skipped_and_listed(sweep, tmp_pa
     assert "1 run(s) collected" in out
 
 
-def test_only_broken_runs_is_a_refusal(sweep, tmp_path, capsys):
+def test_only_broken_runs_is_a_refusal(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     for run in run_folders(folder).values():
         (run / "timeseries.parquet").unlink()
     before = all_files(tmp_path)
-    code, out, err = run_main([folder], capsys)
+    code, out, err = compare_cli([folder])
     assert code == 2 and out == ""
     assert err.splitlines() == [err.strip()] and "no complete runs found" in err and "4 incomplete or failed" in err
     assert all_files(tmp_path) == before
 
 
-def test_same_run_reached_twice_counts_once(sweep, tmp_path, capsys):
+def test_same_run_reached_twice_counts_once(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     extra = shutil.copytree(run_folders(folder)[(4e7, 0)], tmp_path / "copy_of_one_run")
-    code, _, err = run_main([folder, folder, extra, "--out", tmp_path / "out"], capsys)
+    code, _, err = compare_cli([folder, folder, extra, "--out", tmp_path / "out"])
     assert code == 0
     assert len(pd.read_parquet(tmp_path / "out" / "dataset" / "runs.parquet")) == N_RUNS
     assert "same configuration and seed" in err
@@ -340,10 +331,10 @@ def make_control_only(run: Path) -> None:
     ts[ts["arm"] == "control"].to_parquet(run / "timeseries.parquet", index=False)
 
 
-def test_control_only_runs_have_no_effect_row(sweep, tmp_path, capsys):
+def test_control_only_runs_have_no_effect_row(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     make_control_only(run_folders(folder)[(0.0, 0)])
-    code, out, _ = run_main([folder], capsys)
+    code, out, _ = compare_cli([folder])
     assert code == 0
     effects = read_effects(folder / "effects.csv")
     assert len(effects) == 2  # dose 0 (1 seed) and 4e7; the control-only run is a scenario of its own without an effect
@@ -352,11 +343,11 @@ def test_control_only_runs_have_no_effect_row(sweep, tmp_path, capsys):
     assert len(pd.read_parquet(folder / "dataset" / "runs.parquet")) == N_RUNS
 
 
-def test_only_control_runs_give_an_empty_effects_table(sweep, tmp_path, capsys):
+def test_only_control_runs_give_an_empty_effects_table(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     for run in run_folders(folder).values():
         make_control_only(run)
-    code, out, err = run_main([folder], capsys)
+    code, out, err = compare_cli([folder])
     assert code == 0, err
     assert "no treated runs" in out and "4 control-only run(s)" in out
     assert read_effects(folder / "effects.csv").empty
@@ -365,9 +356,9 @@ def test_only_control_runs_give_an_empty_effects_table(sweep, tmp_path, capsys):
 
 
 # =========================================================================== refusals
-def _refused(args: list, root: Path, capsys, message: str) -> str:
+def _refused(compare_cli, args: list, root: Path, message: str) -> str:
     before = all_files(root)
-    code, out, err = run_main(args, capsys)
+    code, out, err = compare_cli(args)
     assert code == 2, err
     assert out == "" and len(err.strip().splitlines()) == 1 and err.startswith("alsim-compare: error: ")
     assert message in err
@@ -375,32 +366,32 @@ def _refused(args: list, root: Path, capsys, message: str) -> str:
     return err
 
 
-def test_refuses_empty_folder(tmp_path, capsys):
+def test_refuses_empty_folder(tmp_path, compare_cli):
     (tmp_path / "empty").mkdir()
-    _refused([tmp_path / "empty"], tmp_path, capsys, "no complete runs found")
+    _refused(compare_cli, [tmp_path / "empty"], tmp_path, "no complete runs found")
 
 
-def test_refuses_nonexistent_path(sweep, tmp_path, capsys):
+def test_refuses_nonexistent_path(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
-    _refused([folder, tmp_path / "nope"], tmp_path, capsys, f"{tmp_path / 'nope'} does not exist")
+    _refused(compare_cli, [folder, tmp_path / "nope"], tmp_path, f"{tmp_path / 'nope'} does not exist")
 
 
-def test_refuses_mixed_model_versions_but_warns_on_patch(sweep, tmp_path, capsys):
+def test_refuses_mixed_model_versions_but_warns_on_patch(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     run = run_folders(folder)[(4e7, 1)]
     major, minor, _ = sim.__version__.split(".")
     edit_summary(run, version=f"{major}.{int(minor) + 1}.0")
-    _refused([folder], tmp_path, capsys, "incompatible model versions")
+    _refused(compare_cli, [folder], tmp_path, "incompatible model versions")
     edit_summary(run, version=f"{major}.{minor}.99")
-    code, _, err = run_main([folder], capsys)
+    code, _, err = compare_cli([folder])
     assert code == 0 and "warning" in err and f"{major}.{minor}.99" in err
 
 
-def test_refuses_mixed_diseases_unless_grouped(sweep, tmp_path, capsys):
+def test_refuses_mixed_diseases_unless_grouped(sweep, tmp_path, compare_cli):
     folder = copy_sweep(sweep, tmp_path / "s")
     edit_summary(run_folders(folder)[(4e7, 1)], disease="human_sporadic")
-    _refused([folder], tmp_path, capsys, "--group-by disease")
-    code, out, err = run_main([folder, "--group-by", "disease"], capsys)
+    _refused(compare_cli, [folder], tmp_path, "--group-by disease")
+    code, out, err = compare_cli([folder, "--group-by", "disease"])
     assert code == 0, err
     effects = read_effects(folder / "effects.csv")
     assert sorted(zip(effects["disease"], effects["n_seeds"])) == [
@@ -466,3 +457,15 @@ def test_figures_say_so_when_there_is_nothing_to_show():
     empty = pd.DataFrame(columns=["dose_cells_per_kg", "start_day", "t50_delay_mean_days"])
     for fig in (figures.delay_heatmap(empty), figures.effect_distribution(empty, [])):
         assert not fig.data and "no treated runs" in fig.layout.annotations[0].text
+
+
+def test_who_benefits_correlates_the_delay_with_the_individual_drive():
+    from sim.experiments.compare import who_benefits
+    drive = [0.5, 0.8, 1.0, 1.3, 2.0, 3.0]
+    rising = pd.DataFrame({"individual_drive_multiplier": drive, "t50_delay_value_days": [0.1, 0.2, 0.4, 0.5, 0.9, 1.5]})
+    assert who_benefits(rising) == pytest.approx(1.0)
+    falling = rising.assign(t50_delay_value_days=rising["t50_delay_value_days"][::-1].to_numpy())
+    assert who_benefits(falling) == pytest.approx(-1.0)
+    assert math.isnan(who_benefits(rising.assign(t50_delay_value_days=0.0)))  # a null effect has no "who"
+    assert math.isnan(who_benefits(rising.head(4)))  # too few seeds
+    assert math.isnan(who_benefits(rising.drop(columns="individual_drive_multiplier")))  # runs from before the cohort

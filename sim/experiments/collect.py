@@ -29,10 +29,11 @@ import sim
 
 SUMMARY, TIMESERIES, FAILURE = "summary.json", "timeseries.parquet", "failure.json"
 TREATMENT_PARAMS = ("dose_cells_per_kg", "start_day", "n_infusions", "interval_days")
-ARM_OUTCOMES = ("t50_days", "mn_alive_final", "functional_index_final", "auc_alive_days")
-EFFECT_OUTCOMES = ("t50_delay_days", "t50_delay_censored_at_least_days", "auc_gain_days")
+ARM_OUTCOMES = ("t50_days", "onset_days", "end_stage_days", "mn_alive_final", "functional_index_final", "auc_alive_days")
+EFFECT_OUTCOMES = ("t50_delay_days", "t50_delay_censored_at_least_days", "auc_gain_days", "end_stage_delay_days")
+INDIVIDUAL = ("drive_multiplier", "treg_multiplier")  # the virtual individual: who benefits, who does not
 # Override keys that never describe the model: Hydra's own settings and how a job is executed.
-NOT_MODEL_KEYS = ("hydra", "run")
+NOT_MODEL_KEYS = ("hydra", "run", "calibration")
 
 
 class CompareError(Exception):
@@ -114,8 +115,11 @@ def _read_timeseries(path: Path) -> pd.DataFrame:
         raise ValueError("timeseries.parquet is missing") from None
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"timeseries.parquet cannot be read ({str(exc).splitlines()[0][:80]})") from None
-    if not {"arm", "day"} <= set(frame.columns):
-        raise ValueError("timeseries.parquet lacks the arm and day columns")
+    if not {"arm", "day", "mn_alive_fraction"} <= set(frame.columns):
+        raise ValueError("timeseries.parquet lacks the arm, day and mn_alive_fraction columns")
+    for col in ("day", "mn_alive_fraction"):
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            raise ValueError(f"timeseries.parquet column {col} is {frame[col].dtype}, expected numbers")
     return frame
 
 
@@ -292,21 +296,37 @@ def _run_ids(runs: list[Run]) -> list[str]:
     return [p.relative_to(common).as_posix() for p in paths]
 
 
-def _num(x: Any) -> float:
-    return math.nan if x is None else float(x)
+def _num(x: Any, key: str = "a value") -> float:
+    """A number from summary.json (None -> NaN); anything else (text, list, true/false) is a malformed summary."""
+    if x is None:
+        return math.nan
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{key} is {type(x).__name__} {json.dumps(x)[:40]}, expected a number")
+    return float(x)
+
+
+def _typed(s: dict[str, Any], key: str, kind: type) -> Any:
+    value = s[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{key} is {type(value).__name__} {json.dumps(value)[:40]}, expected {kind.__name__}")
+    return value
 
 
 def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
     """The scalar columns of one runs.parquet row, from summary.json (raises on a malformed one)."""
     t, effect = s["treatment"], s.get("effect") or {}
-    row: dict[str, Any] = {"seed": int(s["seed"]), "disease": str(s["disease"]), "domain": s.get("domain"),
-                           "version": str(s["version"]), "config_hash": s.get("config_hash"),
+    row: dict[str, Any] = {"seed": _typed(s, "seed", int), "disease": _typed(s, "disease", str), "domain": s.get("domain"),
+                           "version": _typed(s, "version", str), "config_hash": s.get("config_hash"),
                            "treatment_enabled": bool(t.get("enabled", s.get("effect") is not None))}
-    row.update({p: t.get(p) for p in TREATMENT_PARAMS})
+    for p in TREATMENT_PARAMS:
+        value = t.get(p)
+        row[p] = value if value is None else (int(value) if isinstance(value, int) and not isinstance(value, bool)
+                                             else _num(value, f"treatment.{p}"))
     for arm in ("control", "treated"):
         outcomes = s["arms"].get(arm) or {}
-        row.update({f"{arm}_{k}": _num(outcomes.get(k)) for k in ARM_OUTCOMES})
-    row.update({k: _num(effect.get(k)) for k in EFFECT_OUTCOMES})
+        row.update({f"{arm}_{k}": _num(outcomes.get(k), f"arms.{arm}.{k}") for k in ARM_OUTCOMES})
+    row.update({k: _num(effect.get(k), f"effect.{k}") for k in EFFECT_OUTCOMES})
+    row.update({f"individual_{k}": _num((s.get("individual") or {}).get(k)) for k in INDIVIDUAL})
     row["horizon_days"] = _num((s.get("days") or [None])[-1])
     return row
 

@@ -20,6 +20,8 @@ import argparse
 import html
 import inspect
 import math
+import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,8 @@ from sim.experiments.collect import CompareError, Dataset, Skipped, build_datase
 
 PROG = "alsim-compare"
 EXIT_REFUSED = 2
+EXIT_WRITE_FAILED = 1
+MAX_SEED = 2**63 - 1
 CONFIDENCE = 0.95
 N_RESAMPLES = 9999
 # Two untreated groups of 24 SOD1-G93A mice differ in survival by up to ~6 days by chance (SD ≈ 10 d,
@@ -47,7 +51,7 @@ NULL_READING = "no modeled slowing distinguishable from zero"
 FEW_SEEDS = 10
 EFFECT_COLUMNS = ["n_seeds", "t50_delay_mean_days", "t50_delay_ci_low_days", "t50_delay_ci_high_days", "n_censored",
                   "n_undefined", "fraction_seeds_with_delay", "auc_gain_mean_days", "auc_gain_ci_low_days",
-                  "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "reading"]
+                  "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "delay_vs_drive_spearman", "reading"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -98,6 +102,7 @@ def per_seed_effects(runs: pd.DataFrame, scenario_cols: list[str]) -> pd.DataFra
     value = treated["t50_delay_days"].where(~censored, treated["t50_delay_censored_at_least_days"])
     keep = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else []), "seed", "run_id",
             "control_t50_days", "auc_gain_days"]
+    keep += [c for c in ("individual_drive_multiplier",) if c in treated.columns]
     out = treated[keep].copy()
     out["t50_delay_value_days"] = value.astype(float)
     out["t50_delay_censored"] = censored.astype(bool)
@@ -136,8 +141,20 @@ def _scenario_row(group: pd.DataFrame, seed: int) -> dict:
         "auc_gain_mean_days": auc.mean, "auc_gain_ci_low_days": auc.low, "auc_gain_ci_high_days": auc.high,
         "control_t50_mean_days": float(group["control_t50_days"].mean()),
         "noise_band_days": band if band is not None else math.nan,
+        "delay_vs_drive_spearman": who_benefits(group),
         "reading": reading(defined, delay, band),
     }
+
+
+def who_benefits(group: pd.DataFrame) -> float:
+    """Spearman ρ of the per-seed T50 delay with the virtual individual's drive multiplier (> 0: fast progressors
+    gain more); NaN with fewer than 5 seeds or when the individuals or the delays do not vary."""
+    if "individual_drive_multiplier" not in group.columns:
+        return math.nan
+    both = group[["individual_drive_multiplier", "t50_delay_value_days"]].dropna()
+    if len(both) < 5 or both.nunique().min() < 2:
+        return math.nan
+    return float(stats.spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic)
 
 
 def effects_table(paired: pd.DataFrame, scenario_cols: list[str], seed: int = 0) -> pd.DataFrame:
@@ -186,6 +203,8 @@ def display_table(effects: pd.DataFrame, scenario_cols: list[str]) -> tuple[pd.D
         _mean_ci(r.auc_gain_mean_days, r.auc_gain_ci_low_days, r.auc_gain_ci_high_days) for r in effects.itertuples()]
     table["seeds with delay"] = [_seeds_with_delay(r) for r in effects.itertuples()]
     table["censored"] = effects["n_censored"].astype(int).astype(str)
+    if effects["delay_vs_drive_spearman"].notna().any():
+        table["ρ (delay vs drive)"] = effects["delay_vs_drive_spearman"].map(lambda x: "n/a" if pd.isna(x) else f"{x:+.2f}")
     table["reading"] = effects["reading"]
     return table, same
 
@@ -217,6 +236,10 @@ def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
     for band in bands:
         out.append(f"Two untreated groups of 24 mice differ by up to ~{band:g} days by chance; a modeled delay whose CI "
                    f"reaches into ±{band:g} d is labelled not distinguishable from between-animal noise.")
+    if len(effects) and effects["delay_vs_drive_spearman"].notna().any():
+        out.append("ρ (delay vs drive): Spearman correlation, across seeds, of the paired delay with the virtual individual's "
+                   "intrinsic-drive multiplier (disease.individual_drive_sd_log): > 0 means faster modeled progressors gain "
+                   "more, < 0 slower ones; per-seed values are in dataset/runs.parquet.")
     controls = int((~runs["treatment_enabled"].astype(bool)).sum())
     if controls:
         out.append(f"{controls} control-only run(s) (treatment disabled) are in the dataset; they have no paired effect.")
@@ -265,13 +288,30 @@ def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
 
 
 # --------------------------------------------------------------------------- command line
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): `alsim-compare: error: …`, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {message.splitlines()[0]} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected an integer in [0, {MAX_SEED}]") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed range is [0, {MAX_SEED}]")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=PROG, description="Collect alsim run folders and compare scenarios by their "
+    p = _Parser(prog=PROG, description="Collect alsim run folders and compare scenarios by their "
                                 "paired (treated − control) effects. " + sim.NOTICE)
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="sweep folder, a parent of several, or a run folder")
     p.add_argument("--out", type=Path, help="where to write dataset/, effects.csv and report.html (default: the first DIR)")
     p.add_argument("--group-by", choices=["disease"], help="allow several disease presets; disease becomes a scenario column")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap resampling (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed of the bootstrap resampling (default 0)")
     return p.parse_args(argv)
 
 
@@ -292,6 +332,11 @@ def collect(paths: list[Path], group_by: str | None) -> tuple[Dataset, list[Skip
 
 def _check_out(out: Path) -> None:
     """Refuse before writing anything if a file stands where a folder goes, or the reverse."""
+    existing = out.absolute()
+    while not existing.exists() and existing != existing.parent:  # (a path under a regular file does not exist)
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CompareError(f"cannot write into {out}: {existing} is a file")
     for folder in (out, out / "dataset"):
         if folder.exists() and not folder.is_dir():
             raise CompareError(f"cannot write into {folder}: it is a file")
@@ -300,16 +345,39 @@ def _check_out(out: Path) -> None:
             raise CompareError(f"cannot write {file}: it is a folder")
 
 
+OUTPUT_FILES = ("dataset/runs.parquet", "dataset/timeseries.parquet", "effects.csv", "report.html")
+
+
 def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: str) -> list[Path]:
-    """Everything the comparison writes; the notice heads effects.csv as a `#` comment line."""
-    written = write_dataset(dataset, out / "dataset")
-    write_text_atomic(out / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
-    write_text_atomic(out / "report.html", report)
-    return [*written, out / "effects.csv", out / "report.html"]
+    """Everything the comparison writes; the notice heads effects.csv as a `#` comment line.
+
+    All files are first written into a hidden staging folder inside OUT and only then renamed into place, so a
+    failure (disk full, no permission) leaves OUT as it was: no new file, and an earlier comparison intact.
+    """
+    created = [p for p in (out / "dataset", out, *out.parents) if not p.exists()]
+    staging = out / f".alsim-compare.tmp-{os.getpid()}"
+    try:
+        write_dataset(dataset, staging / "dataset")
+        write_text_atomic(staging / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
+        write_text_atomic(staging / "report.html", report)
+        (out / "dataset").mkdir(exist_ok=True)
+        for name in OUTPUT_FILES:
+            os.replace(staging / name, out / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # folders this call made, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in OUTPUT_FILES]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of `alsim-compare`; exit code 2 (one line on stderr, nothing written) on a refusal."""
+    """Entry point of `alsim-compare`; exit code 2 (one line on stderr, nothing written) on a refusal or a bad
+    argument, 1 (one line, nothing written, an earlier comparison kept) if the outputs cannot be written."""
     args = parse_args(argv)
     out = args.out or args.dirs[0]
     try:
@@ -325,7 +393,11 @@ def main(argv: list[str] | None = None) -> None:
     paired = per_seed_effects(dataset.runs, dataset.scenario_cols)
     effects = effects_table(paired, dataset.scenario_cols, args.seed)
     report = render_report(dataset, effects, paired, args.seed, args.dirs)
-    written = write_outputs(out, dataset, effects, report)
+    try:
+        written = write_outputs(out, dataset, effects, report)
+    except OSError as exc:
+        _say("error", f"could not write into {out}: {exc.strerror or exc}; nothing was written")
+        raise SystemExit(EXIT_WRITE_FAILED) from None
     table, same = display_table(effects, dataset.scenario_cols)
     print(sim.NOTICE, "", f"{len(dataset.runs)} run(s) collected, {len(effects)} treated scenario(s)"
           + (f"; same in every row: {same}" if same else ""), "", sep="\n")
