@@ -320,6 +320,22 @@ def test_bad_input_is_refused_with_one_line(bad_runs, case):
 
 # =========================================================================== docs
 def test_parameter_docs_are_up_to_date():
+    """docs/parameters.md and the generated table inside docs/model.md match sim/config.py."""
     r = subprocess.run([sys.executable, "-m", "sim.docs", "--check"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "up to date" in r.stdout
+    assert "docs/parameters.md is up to date" in r.stdout and "docs/model.md is up to date" in r.stdout
+
+
+def test_docs_check_fails_when_the_table_in_model_md_is_stale(tmp_path, monkeypatch):
+    from sim import docs
+
+    text = (REPO / "docs" / "model.md").read_text(encoding="utf-8")
+    assert text.count(docs.BEGIN_MARK) == 1 and sim.NOTICE.split(":")[0] in text
+    for name, body in {"parameters.md": docs.render(), "model.md": text.replace("| assumption |", "| sourced |", 1)}.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    monkeypatch.setattr(docs, "OUT", tmp_path / "parameters.md")
+    monkeypatch.setattr(docs, "MODEL_MD", tmp_path / "model.md")
+    assert docs.main(["--check"]) == 1  # stale table: fails, and --check writes nothing
+    assert (tmp_path / "model.md").read_text(encoding="utf-8") != text
+    assert docs.main([]) == 0 and docs.main(["--check"]) == 0  # regenerating fixes only the table
+    assert (tmp_path / "model.md").read_text(encoding="utf-8") == text
