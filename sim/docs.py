@@ -1,7 +1,11 @@
-"""Generate docs/parameters.md from the config dataclasses (never edit that file by hand).
+"""Generate the parameter tables from the config dataclasses (never edit them by hand).
 
-    python -m sim.docs            # rewrite docs/parameters.md
-    python -m sim.docs --check    # exit 1 if it is out of date
+Two outputs: docs/parameters.md (every parameter with its source) and, inside docs/model.md
+between the marker comments `BEGIN_MARK`/`END_MARK`, a compact table saying which model
+parameters are sourced and which are assumptions. The rest of docs/model.md is written by hand.
+
+    python -m sim.docs            # rewrite docs/parameters.md and the table in docs/model.md
+    python -m sim.docs --check    # exit 1 if either is out of date
 """
 from __future__ import annotations
 
@@ -13,10 +17,15 @@ from pathlib import Path
 import yaml
 
 import sim
-from sim.config import SimConfig
+from sim.config import SimConfig, iter_params
+from sim.params import ASSUMPTION
 
 CONFIGS = Path(__file__).parent / "configs"
-OUT = Path(__file__).parent.parent / "docs" / "parameters.md"
+DOCS = Path(__file__).parent.parent / "docs"
+OUT = DOCS / "parameters.md"
+MODEL_MD = DOCS / "model.md"
+BEGIN_MARK = "<!-- BEGIN GENERATED PARAMETERS: `python -m sim.docs` writes this table; do not edit by hand -->"
+END_MARK = "<!-- END GENERATED PARAMETERS -->"
 SECTIONS = ("domain", "disease", "neurons", "microglia", "tregs", "fields", "msc", "treatment")
 
 
@@ -64,16 +73,76 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def evidence(source: str) -> str:
+    """How a parameter's value is supported: sourced, partly sourced (a paper supports the mechanism,
+    ordering or range; the number itself is a judgement) or assumption."""
+    text = source.strip().lower()
+    if text.startswith(ASSUMPTION):
+        return ASSUMPTION
+    return "partly sourced" if ASSUMPTION in text else "sourced"
+
+
+def render_model_table() -> str:
+    """The block between the markers in docs/model.md: model parameters by section and evidence."""
+    cfg = SimConfig()
+    rows, counts = [], {}
+    for section in SECTIONS:
+        for key, field, value in iter_params(getattr(cfg, section), f"{section}."):
+            source = field.metadata.get("source", "")
+            if source in ("setting", "switch"):
+                continue
+            kind = evidence(source)
+            counts[kind] = counts.get(kind, 0) + 1
+            plaus = field.metadata.get("plausible")
+            rows.append(f"| `{key}` | {_num(value)} | {field.metadata.get('unit', '')} | "
+                        + (f"{_num(plaus[0])} – {_num(plaus[1])}" if plaus else "") + f" | {kind} |")
+    total = sum(counts.values())
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("sourced", "partly sourced", ASSUMPTION))
+    return "\n".join([BEGIN_MARK, "",
+                      f"{total} model parameters (numerical settings and switches left out): {summary}. *Sourced*: the value",
+                      "comes from a cited measurement; *partly sourced*: a paper supports the mechanism, ordering or range",
+                      "but the number is a judgement; *assumption*: chosen by judgement (candidates for sensitivity analysis).",
+                      "Values are the defaults; sources and preset values are in [`parameters.md`](parameters.md).", "",
+                      "| parameter | default | unit | plausible | evidence |", "|---|---|---|---|---|", *rows, "", END_MARK])
+
+
+def splice(text: str, block: str) -> str:
+    """text with the part from BEGIN_MARK to END_MARK replaced by block (which carries the markers)."""
+    start, end = text.find(BEGIN_MARK), text.find(END_MARK)
+    if start < 0 or end < start:
+        raise ValueError(f"{MODEL_MD.name} lacks the marker lines {BEGIN_MARK!r} … {END_MARK!r}")
+    return text[:start] + block + text[end + len(END_MARK):]
+
+
+def expected() -> dict[Path, str]:
+    """What each generated file should contain now."""
+    if not MODEL_MD.exists():
+        raise ValueError(f"{MODEL_MD} is missing (its hand-written text holds the generated table)")
+    model = MODEL_MD.read_text(encoding="utf-8")
+    return {OUT: render(), MODEL_MD: splice(model, render_model_table())}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    text = render()
+    try:
+        texts = expected()
+    except ValueError as exc:
+        print(f"sim.docs: error: {exc}", file=sys.stderr)
+        return 1
     if "--check" in argv:
-        ok = OUT.exists() and OUT.read_text(encoding="utf-8") == text
-        print("docs/parameters.md is up to date" if ok else "docs/parameters.md is out of date: run `python -m sim.docs`")
-        return 0 if ok else 1
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
+        all_ok = True
+        for path, text in texts.items():
+            ok = path.exists() and path.read_text(encoding="utf-8") == text
+            print(f"docs/{path.name} is up to date" if ok else f"docs/{path.name} is out of date: run `python -m sim.docs`")
+            all_ok &= ok
+        return 0 if all_ok else 1
+    for path, text in texts.items():
+        path.parent.mkdir(exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+        else:
+            print(f"{path} is up to date")
     return 0
 
 

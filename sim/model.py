@@ -26,12 +26,12 @@ from sim.agents import motor_neuron as mn
 from sim.agents import msc as msc_mod
 from sim.agents import treg as tr
 from sim.agents.base import Columns
-from sim.config import SimConfig, grid_shape
+from sim.config import DiseaseConfig, SimConfig, grid_shape
 from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
 from sim.treatment import cells_per_infusion, infusion_days
 
 BRUTE_FORCE_PAIRS = 20_000  # contact counting: below this many cell pairs, all pairs beat building a k-d tree
-STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa")
+STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa", "individual")
 F = FIELD_INDEX
 
 
@@ -41,6 +41,26 @@ class NumericalError(RuntimeError):
 
 def logistic(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
+
+
+@dataclass(frozen=True)
+class Individual:
+    """One virtual individual of the cohort: multipliers on the preset's reference individual."""
+
+    drive_multiplier: float = 1.0
+    treg_multiplier: float = 1.0
+
+
+def draw_individual(d: DiseaseConfig, rng: np.random.Generator) -> Individual:
+    """Lognormal (median 1) between-individual variability in progression drive and systemic Treg level.
+
+    Drawn from the seed's own stream, so both arms of a pair are the same individual. Fast vs slow
+    progressors: Knibb et al. 2016 JNNP 87:1361 (σ_log survival ≈ 1 in patients); Wooley et al. 2005
+    Muscle Nerve 32:43 (survival CV 6–9 % in SOD1-G93A mice); Treg spread: Henkel et al. 2013 EMBO Mol Med 5:64.
+    """
+    z = rng.standard_normal(2)  # always two draws, so one SD of 0 leaves the other draw unchanged
+    return Individual(drive_multiplier=float(np.exp(d.individual_drive_sd_log * z[0])),
+                      treg_multiplier=float(np.exp(d.individual_treg_sd_log * z[1])))
 
 
 @dataclass
@@ -75,6 +95,7 @@ class ALSModel(mesa.Model):
         self.patch_volume_mm3 = self.area_mm2 * dom.slab_thickness_um / 1e3
         self.n_steps = int(round((d.horizon_days - d.start_day) * 24 / self.dt_h))
         self.ctx = StepContext(dt_h=self.dt_h, dt_days=self.dt_h / 24)
+        self.individual = draw_individual(d, self.rngs["individual"])
 
         self.neuron_store = Columns(mn.SCHEMA)
         self.microglia_store = Columns(mg.SCHEMA)
@@ -165,7 +186,7 @@ class ALSModel(mesa.Model):
         self.leak = d.bscb_leak_baseline + (1 - d.bscb_leak_baseline) * logistic((day - d.bscb_leak_mid_day) / d.bscb_leak_width_days)
         self.eaat2 = 1.0 - d.eaat2_loss_max * logistic((day - d.eaat2_loss_mid_day) / d.eaat2_loss_width_days)
         m = self.cfg.msc
-        self.treg_level = self.systemic.treg_level(d.treg_systemic_baseline, m)
+        self.treg_level = self.systemic.treg_level(d.treg_systemic_baseline * self.individual.treg_multiplier, m)
         self.vesicles = self.systemic.vesicle_effect(self.leak, m)
         self.polarization = self.systemic.polarization_push(self.leak, m)
         self.mean_damage = float(self.solver.values[F["damage"]].mean())
@@ -202,7 +223,8 @@ class ALSModel(mesa.Model):
 
     def _step_neurons(self) -> None:
         d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
-        ctx.drive = mn.intrinsic_drive(ctx.day, d.drive_per_day, d.drive_ref_day, d.drive_exponent, d.drive_offset_days)
+        ctx.drive = mn.intrinsic_drive(ctx.day, d.drive_per_day * self.individual.drive_multiplier, d.drive_ref_day,
+                                       d.drive_exponent, d.drive_offset_days)
         idx = self._neuron_voxels()
         inputs = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
         inputs[3] = np.maximum(inputs[3] - self.cfg.fields.glutamate_ambient_um, 0.0)  # glutamate above ambient

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 import sim
-from sim.config import SimConfig
+from sim.config import DiseaseConfig, SimConfig
 from sim.model import ALSModel
 from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, infusion_days
@@ -50,12 +50,21 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_
         rec.close()
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Start method for the simulator's worker pools: fork where it exists, else spawn.
+
+    Fork keeps users' own scripts working without an `if __name__ == "__main__":` guard (forkserver and
+    spawn re-run the main script in every worker). The dashboard, a threaded server, uses spawn instead.
+    """
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
 def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 1, spool_dir: Path | None = None) -> list[ArmRecord]:
     """Run every arm; with workers ≥ 2 the arms run in parallel processes (identical results)."""
     arms = arms_of(cfg)
     if workers < 2 or len(arms) < 2:
         return [run_arm(cfg, arm, progress, spool_dir) for arm in arms]
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx = worker_context()
     with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
         return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
 
@@ -84,17 +93,30 @@ def t50_days(r: ArmRecord) -> float | None:
     return float(r.death_days[need - 1]) if len(r.death_days) >= need else None
 
 
-def arm_outcomes(r: ArmRecord) -> dict:
+def first_day_below(days: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
+    """First recorded day on which `values` is below `threshold` (None if never)."""
+    below = np.flatnonzero(values < threshold)
+    return float(days[below[0]]) if below.size else None
+
+
+def arm_outcomes(r: ArmRecord, d: DiseaseConfig) -> dict:
+    """Per-arm read-outs. Onset and end stage are thresholds on the functional index (see DiseaseConfig)."""
     days = np.array([row["day"] for row in r.rows])
     alive = np.array([row["mn_alive_fraction"] for row in r.rows])
+    function = np.array([row["functional_index"] for row in r.rows])
     final = r.rows[-1]
+    end_stage = first_day_below(days, function, d.end_stage_functional_index)
     return {
         "t50_days": t50_days(r),
+        "onset_days": first_day_below(days, function, d.onset_functional_index),
+        "end_stage_days": end_stage,
+        "mn_alive_at_end_stage": float(alive[days == end_stage][0]) if end_stage is not None else None,
         "mn_alive_final": final["mn_alive_fraction"],
         "mn_total": r.n_neurons,
         "functional_index_final": final["functional_index"],
         "auc_alive_days": float(np.trapezoid(alive, days)),
         "infusion_days": r.infusion_days,
+        "individual": r.individual,
     }
 
 
@@ -104,6 +126,8 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
     effect = {"t50_delay_days": None, "t50_delay_censored_at_least_days": None,
               "auc_gain_days": treated["auc_alive_days"] - control["auc_alive_days"],
               "mn_alive_final_difference": treated["mn_alive_final"] - control["mn_alive_final"]}
+    ce, te = control.get("end_stage_days"), treated.get("end_stage_days")
+    effect["end_stage_delay_days"] = te - ce if ce is not None and te is not None else None
     if c is not None and t is not None:
         effect["t50_delay_days"] = t - c
     elif c is not None:
@@ -112,8 +136,8 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
 
 
 def config_hash(cfg: SimConfig) -> str:
-    """Hash of everything that determines the results (the model config and seed, not `run` options)."""
-    model = {k: v for k, v in asdict(cfg).items() if k != "run"}
+    """Hash of everything that determines the results (the model config and seed, not `run`/`calibration` options)."""
+    model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration")}
     text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -134,7 +158,7 @@ def provenance() -> dict:
 
 
 def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
-    arms = {r.arm: arm_outcomes(r) for r in records}
+    arms = {r.arm: arm_outcomes(r, cfg.disease) for r in records}
     t, d = cfg.treatment, cfg.disease
     summary = {
         "non_clinical": True,
@@ -150,6 +174,7 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
                       "infusion_days": infusion_days(t, d)},
         "clock": d.clock,
         "days": [d.start_day, d.horizon_days],
+        "individual": records[0].individual,
         "arms": arms,
         "effect": paired_effect(arms["control"], arms["treated"], d.horizon_days) if "treated" in arms else None,
         "provenance": provenance(),

@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import html
 import math
-import multiprocessing
 import os
 import sys
 import time
@@ -50,7 +49,7 @@ from sim import figures
 from sim.config import ConfigError, SimConfig, iter_params, validate
 from sim.experiments.compare import REPORT_CSS, markdown
 from sim.recorder import write_text_atomic
-from sim.run import run_arm, t50_days
+from sim.run import run_arm, t50_days, worker_context
 
 PROG = "alsim-sensitivity"
 EXIT_BAD_INPUT = 2
@@ -201,7 +200,7 @@ def run_design(cfgs: list[SimConfig], arms: list[str], workers: int) -> dict[tup
             results[(i, arm)] = _run_task(cfgs[i], arm)
             _report_progress(len(results), len(tasks), start)
         return results
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    ctx = worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {pool.submit(_run_task, cfgs[i], arm): (i, arm) for i, arm in tasks}
         for fut in as_completed(futures):

@@ -195,6 +195,8 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from sim.config import ConfigError
 
+        if config.calibration.enabled:  # the sweeper proposes values; only the targets need checking
+            return _check_calibration_targets(config)
         overrides = sweep_overrides(config)
         try:
             check_values(overrides)
@@ -205,6 +207,8 @@ class SweepCallback(Callback):
         self.progress.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.calibration.enabled:
+            return _calibration_report(config)
         if self.progress:
             self.progress.stop()
         jobs = scan(Path(config.hydra.sweep.dir))
@@ -216,3 +220,25 @@ class SweepCallback(Callback):
         if jobs["failed"]:
             print("re-run the same command to retry only the failed and missing runs")
             raise SystemExit(1)
+
+
+def _check_calibration_targets(config: DictConfig) -> None:
+    from sim.config import ConfigError
+    from sim.experiments import calibrate
+
+    try:
+        calibrate.load_targets(config.calibration.targets_file, config.disease.name)
+    except ConfigError as exc:
+        print(f"alsim: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _calibration_report(config: DictConfig) -> None:
+    """Write the fit report of a calibration sweep (best trial, targets vs model, chosen values)."""
+    from sim.experiments import calibrate
+
+    fitted = list((config.hydra.sweeper.get("params") or {}).keys())
+    start = {f"disease.{k}": v for k, v in config.disease.items()}
+    command = "alsim -m " + " ".join(config.hydra.overrides.task)
+    folder = calibrate.write_report(Path(config.hydra.sweep.dir), Path(config.calibration.report_dir), fitted, start, command)
+    print(f"{sim.NOTICE}\ncalibration finished: fit report in {folder / 'fit_report.md'}")

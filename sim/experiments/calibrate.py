@@ -1,0 +1,295 @@
+"""Calibrate a disease preset's UNTREATED course to natural-history bands.
+
+A calibration trial runs a virtual cohort of control arms (one seed = one individual, drawn with
+the preset's between-individual variability), computes cohort statistics (median end stage, SD of
+end stage, onset, T50 of motor-neuron loss, …) and scores them against the bands in
+`experiments/calibration/targets.yaml`. Hydra's Optuna sweeper proposes disease-course values and
+minimises the score:
+
+    alsim -m +experiment=calibrate_sod1_g93a_mouse
+
+Only the control arm is ever simulated, so the treatment's effect cannot be tuned in: it stays an
+output of the mechanisms. Without `-m` the same preset scores the current values (a check).
+
+NON-CLINICAL: a fitted preset reproduces published natural-history summaries; it predicts nothing
+about patients.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+import sim
+from sim.config import ConfigError, SimConfig
+from sim.recorder import write_text_atomic
+from sim.run import arm_outcomes, run_arm, worker_context
+
+MONTH_DAYS = 30.4375
+ALSFRS_MAX = 48.0  # functional index × 48 as an ALSFRS-R equivalent (assumption; docs/model.md)
+MICROGLIA_RISE = 0.25  # activated (non-surveillant) microglia ≥ 25 % of the initial count: "clearly increased" (assumption)
+Z_QUARTILE = 0.6745  # standard-normal 75th percentile: σ_log from the median and lower quartile
+WEIGHTS = {"H": 1.0, "M": 0.5, "L": 0.25, "consistency": 1.0}
+NON_FINITE_PENALTY = 100.0
+FAILED_TRIAL_LOSS = 1e9  # what the sweeper sees for a trial that could not run
+TRIAL_FILE = "calibration_trial.json"
+
+
+# --------------------------------------------------------------------------- one individual
+def _first_day(days: np.ndarray, mask: np.ndarray) -> float | None:
+    hit = np.flatnonzero(mask)
+    return float(days[hit[0]]) if hit.size else None
+
+
+def _slope_per_month(days: np.ndarray, values: np.ndarray) -> float:
+    """Least-squares decline (positive = falling) per month, or NaN with fewer than two points."""
+    if len(days) < 2:
+        return math.nan
+    return float(-np.polyfit(days / MONTH_DAYS, values, 1)[0])
+
+
+def individual_outcomes(cfg: SimConfig, seed: int) -> dict[str, Any]:
+    """Run one individual's control arm and return its natural-history read-outs."""
+    cfg = dataclasses.replace(cfg, seed=seed, treatment=dataclasses.replace(cfg.treatment, enabled=False))
+    record = run_arm(cfg, "control")
+    o = arm_outcomes(record, cfg.disease)
+    rows = record.rows
+    days = np.array([r["day"] for r in rows])
+    alive = np.array([r["mn_alive_fraction"] for r in rows])
+    function = np.array([r["functional_index"] for r in rows])
+    activated = np.array([r["microglia_total"] - r["microglia_surveillant"] for r in rows]) / max(rows[0]["microglia_total"], 1)
+    onset, end = o["onset_days"], o["end_stage_days"]
+    horizon = cfg.disease.horizon_days
+    window = (days >= (onset if onset is not None else horizon)) & (days <= (end if end is not None else horizon))
+    return {
+        "seed": seed, **record.individual,
+        "onset_days": onset, "end_stage_days": end, "t50_days": o["t50_days"], "horizon_days": horizon,
+        "onset_left_censored": onset is not None and onset <= days[0],
+        "mn_fraction_at_60d": float(np.interp(60.0, days, alive)) if days[0] <= 60.0 <= days[-1] else None,
+        "mn_fraction_at_end_stage": o["mn_alive_at_end_stage"],
+        "microglia_rise_days": _first_day(days, activated >= MICROGLIA_RISE),
+        "functional_slope_pts_per_month": _slope_per_month(days[window], ALSFRS_MAX * function[window]),
+        "mn_loss_pct_per_month": _slope_per_month(days[window], 100.0 * alive[window] / max(alive[window][0], 1e-9))
+        if window.any() else math.nan,
+    }
+
+
+def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0) -> list[dict[str, Any]]:
+    """Control-arm read-outs of every individual, in seed order (parallel processes, identical results)."""
+    workers = min(workers or os.cpu_count() or 1, len(seeds))
+    if workers < 2:
+        return [individual_outcomes(cfg, s) for s in seeds]
+    ctx = worker_context()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(individual_outcomes, [cfg] * len(seeds), seeds))
+
+
+# --------------------------------------------------------------------------- cohort statistics
+def _col(cohort: list[dict], key: str, censor_at_horizon: bool = False) -> np.ndarray:
+    """One read-out across the cohort; an event not reached is set to the horizon (right-censored) if asked."""
+    out = []
+    for ind in cohort:
+        v = ind.get(key)
+        out.append(ind["horizon_days"] if v is None and censor_at_horizon else (math.nan if v is None else v))
+    return np.array(out, dtype=float)
+
+
+def _survival_from_onset(cohort: list[dict]) -> np.ndarray:
+    return _col(cohort, "end_stage_days", censor_at_horizon=True) - _col(cohort, "onset_days")
+
+
+def _log_sd_lower_half(x: np.ndarray) -> float:
+    """σ of log survival from the median and lower quartile (robust to right-censoring at the horizon)."""
+    x = x[np.isfinite(x) & (x > 0)]
+    if len(x) < 4:
+        return math.nan
+    return float((np.log(np.median(x)) - np.log(np.percentile(x, 25))) / Z_QUARTILE)
+
+
+def _nan(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
+    def safe(x: np.ndarray) -> float:
+        x = x[np.isfinite(x)]
+        return float(fn(x)) if len(x) >= (2 if fn is _sd else 1) else math.nan
+    return safe
+
+
+def _sd(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1))
+
+
+STATISTICS: dict[str, Callable[[list[dict]], float]] = {
+    "median_end_stage_days": lambda c: _nan(np.median)(_col(c, "end_stage_days", True)),
+    "sd_end_stage_days": lambda c: _nan(_sd)(_col(c, "end_stage_days", True)),
+    "mean_onset_days": lambda c: _nan(np.mean)(_col(c, "onset_days", True)),
+    "median_onset_days": lambda c: _nan(np.median)(_col(c, "onset_days", True)),
+    "sd_onset_days": lambda c: _nan(_sd)(_col(c, "onset_days", True)),
+    "median_onset_to_end_stage_days": lambda c: _nan(np.median)(_survival_from_onset(c)),
+    "mean_mn_fraction_at_60d": lambda c: _nan(np.mean)(_col(c, "mn_fraction_at_60d")),
+    "median_t50_days": lambda c: _nan(np.median)(_col(c, "t50_days", True)),
+    "median_mn_fraction_at_end_stage": lambda c: _nan(np.median)(_col(c, "mn_fraction_at_end_stage")),
+    "median_microglia_rise_days": lambda c: _nan(np.median)(_col(c, "microglia_rise_days", True)),
+    "median_survival_from_onset_months": lambda c: _nan(np.median)(_survival_from_onset(c)) / MONTH_DAYS,
+    "log_survival_sd": lambda c: _log_sd_lower_half(_survival_from_onset(c)),
+    "mean_functional_slope_pts_per_month": lambda c: _nan(np.mean)(_col(c, "functional_slope_pts_per_month")),
+    "sd_functional_slope_pts_per_month": lambda c: _nan(_sd)(_col(c, "functional_slope_pts_per_month")),
+    "mean_mn_loss_pct_per_month": lambda c: _nan(np.mean)(_col(c, "mn_loss_pct_per_month")),
+}
+
+
+# --------------------------------------------------------------------------- targets and score
+def load_targets(path: Path | str, preset: str) -> list[dict[str, Any]]:
+    """The preset's targets from targets.yaml; raises ConfigError (one line) when missing or malformed."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"calibration.targets_file={str(path)!r} is invalid: cannot read it ({type(exc).__name__})") from None
+    if not isinstance(doc, dict) or preset not in doc:
+        known = ", ".join(doc) if isinstance(doc, dict) else "none"
+        raise ConfigError(f"disease.name={preset!r} has no calibration targets in {path}: allowed presets are {known}")
+    targets = doc[preset]["targets"]
+    for t in targets:
+        if t["statistic"] not in STATISTICS or t["confidence"] not in WEIGHTS:
+            raise ConfigError(f"{path}: target {t.get('id')!r} is invalid: statistic must be one of {', '.join(STATISTICS)} "
+                              f"and confidence one of {', '.join(WEIGHTS)}")
+    return targets
+
+
+def target_loss(value: float, band: tuple[float, float], confidence: str) -> float:
+    """Weighted penalty: steep outside the band, a gentle pull toward its centre inside (0 at the centre)."""
+    if not math.isfinite(value):
+        return WEIGHTS[confidence] * NON_FINITE_PENALTY
+    lo, hi = band
+    z = (value - (lo + hi) / 2) / ((hi - lo) / 2)
+    return WEIGHTS[confidence] * (10.0 * max(0.0, abs(z) - 1.0) ** 2 + 0.1 * z * z)
+
+
+def score(cohort: list[dict], targets: list[dict]) -> tuple[float, list[dict]]:
+    """Total loss over the fitted targets, and one row per target (fitted or reported only)."""
+    rows, total = [], 0.0
+    for t in targets:
+        value = STATISTICS[t["statistic"]](cohort)
+        lo, hi = t["band"]
+        loss = target_loss(value, (lo, hi), t["confidence"])
+        total += loss if t["fit"] else 0.0
+        rows.append({"id": t["id"], "statistic": t["statistic"], "band": [lo, hi], "model": value,
+                     "inside": bool(math.isfinite(value) and lo <= value <= hi), "confidence": t["confidence"],
+                     "fit": bool(t["fit"]), "loss": loss, "source": t["source"]})
+    return total, rows
+
+
+# --------------------------------------------------------------------------- one trial (a Hydra job)
+def cohort_seeds(cfg: SimConfig) -> list[int]:
+    c = cfg.calibration
+    return list(range(c.first_seed, c.first_seed + c.cohort_size))
+
+
+def disease_values(cfg: SimConfig) -> dict[str, Any]:
+    return {f"disease.{k}": v for k, v in dataclasses.asdict(cfg.disease).items()}
+
+
+def trial(cfg: SimConfig, out_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Score the preset's current disease-course values on the fitting cohort; write calibration_trial.json."""
+    targets = load_targets(cfg.calibration.targets_file, cfg.disease.name)
+    cohort = run_cohort(cfg, cohort_seeds(cfg), cfg.calibration.workers)
+    loss, rows = score(cohort, targets)
+    result = {"non_clinical": True, "notice": sim.NOTICE, "preset": cfg.disease.name, "domain": cfg.domain.name,
+              "loss": loss, "overrides": overrides, "values": disease_values(cfg), "seeds": cohort_seeds(cfg),
+              "targets": rows, "cohort": cohort, "version": sim.__version__}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out_dir / TRIAL_FILE, json.dumps(result, indent=1, default=_json_default) + "\n")
+    return result
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.bool_):
+        return bool(x)
+    raise TypeError(type(x).__name__)
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return "—" if not math.isfinite(x) else f"{x:.3g}"
+    return str(x)
+
+
+def targets_table(rows: list[dict]) -> str:
+    """Markdown table: target, band, model value, inside?, confidence, fitted or checked."""
+    out = ["| id | statistic | band | model | inside band | confidence | role |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['id']} | {r['statistic']} | {r['band'][0]:g}–{r['band'][1]:g} | {_fmt(r['model'])} | "
+                   f"{'yes' if r['inside'] else '**no**'} | {r['confidence']} | {'fitted' if r['fit'] else 'check only'} |")
+    return "\n".join(out)
+
+
+def trial_summary(result: dict) -> str:
+    """What a single (non-sweep) calibration check prints."""
+    n_in = sum(r["inside"] for r in result["targets"])
+    return "\n".join([sim.NOTICE, "", f"untreated cohort of {len(result['seeds'])} virtual individuals, preset "
+                      f"{result['preset']}, domain {result['domain']}: {n_in} of {len(result['targets'])} targets inside "
+                      f"their bands (loss {result['loss']:.3g})", "", targets_table(result["targets"])])
+
+
+# --------------------------------------------------------------------------- the fit report (end of a sweep)
+def read_trials(sweep_dir: Path) -> list[dict]:
+    trials = []
+    for path in sorted(Path(sweep_dir).glob(f"*/{TRIAL_FILE}")):
+        try:
+            trials.append({"job": path.parent.name, **json.loads(path.read_text(encoding="utf-8"))})
+        except (OSError, json.JSONDecodeError):
+            continue  # an unfinished or damaged trial is not a result
+    return trials
+
+
+def fit_report(trials: list[dict], fitted_keys: list[str], start_values: dict[str, Any], command: str) -> tuple[str, dict]:
+    """Markdown report and machine-readable fit (chosen values, targets vs model) from a sweep's trials."""
+    best = min(trials, key=lambda t: t["loss"])
+    chosen = {k: best["values"][k] for k in fitted_keys}
+    fit = {"non_clinical": True, "notice": sim.NOTICE, "preset": best["preset"], "domain": best["domain"],
+           "command": command, "n_trials": len(trials), "best_job": best["job"], "loss": best["loss"],
+           "chosen": chosen, "start": {k: start_values.get(k) for k in fitted_keys}, "seeds": best["seeds"],
+           "targets": best["targets"], "version": best["version"]}
+    lines = [f"# Calibration of `{best['preset']}` (untreated course)", "", f"> {sim.NOTICE}", "",
+             f"Reproduce: `{command}`", "",
+             f"{len(trials)} trials, each a cohort of {len(best['seeds'])} virtual individuals (seeds {best['seeds'][0]}–"
+             f"{best['seeds'][-1]}) on the `{best['domain']}` domain; best trial {best['job']} (loss {best['loss']:.3g}). "
+             "Only control arms were simulated: the treatment's effect is not part of the fit.", "",
+             "## Chosen values", "", "| parameter | start | chosen |", "|---|---|---|"]
+    lines += [f"| `{k}` | {_fmt(fit['start'][k])} | {_fmt(v)} |" for k, v in chosen.items()]
+    lines += ["", "## Targets vs model (best trial)", "", targets_table(best["targets"]), "",
+              "## Sources", ""] + [f"- {r['id']}: {r['source']}" for r in best["targets"]]
+    lines += ["", "## All trials", "", "| job | loss | " + " | ".join(f"`{k}`" for k in fitted_keys) + " |",
+              "|---|---|" + "---|" * len(fitted_keys)]
+    for t in sorted(trials, key=lambda t: t["loss"]):
+        lines.append(f"| {t['job']} | {t['loss']:.3g} | " + " | ".join(_fmt(t["values"][k]) for k in fitted_keys) + " |")
+    return "\n".join(lines) + "\n", fit
+
+
+def write_report(sweep_dir: Path, report_dir: Path, fitted_keys: list[str], start_values: dict[str, Any], command: str) -> Path:
+    """Write fit_report.md, fit.json and trials.csv for the sweep's best trial under report_dir/<preset>/."""
+    trials = read_trials(sweep_dir)
+    if not trials:
+        raise ConfigError(f"no finished calibration trials in {sweep_dir}")
+    text, fit = fit_report(trials, fitted_keys, start_values, command)
+    folder = Path(report_dir) / fit["preset"]
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["job", "loss", *fitted_keys])
+    for t in trials:
+        writer.writerow([t["job"], t["loss"], *(t["values"][k] for k in fitted_keys)])
+    write_text_atomic(folder / "trials.csv", f"# {sim.NOTICE}\n" + buf.getvalue())
+    write_text_atomic(folder / "fit.json", json.dumps(fit, indent=1, default=_json_default) + "\n")
+    write_text_atomic(folder / "fit_report.md", text)
+    return folder

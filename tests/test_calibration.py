@@ -1,0 +1,188 @@
+"""Calibration to natural history and the virtual cohort (issue 5).
+
+The band tests run the calibrated presets' untreated course on a fixed set of 32 seeds that the fit
+never saw (seeds 0–31; the fit used 1000+), on the quick domain.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+import sim
+from sim.cli import compose_config
+from sim.config import ConfigError
+from sim.experiments import calibrate
+from sim.model import ALSModel, draw_individual
+from sim.run import simulate, summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ROOT / "experiments" / "calibration" / "targets.yaml"
+PRESETS = ("sod1_g93a_mouse", "human_sporadic")
+TEST_SEEDS = list(range(32))
+# Fitted targets a calibrated preset is known to miss on the held-out cohort; each is explained in
+# experiments/calibration/README.md ("Known misses"). The test also fails when one starts to pass, so
+# the README's account stays true.
+KNOWN_MISSES: dict[str, set[str]] = {
+    "sod1_g93a_mouse": set(),
+    # experiments/calibration/README.md, "Known misses": the human preset is not yet calibrated.
+    "human_sporadic": {"H-S1", "H-S5", "H-F2", "H-C1"},
+}
+# A target is checked on the held-out cohort when the fit used it and its evidence is at least moderate.
+CHECKED = ("H", "M", "consistency")
+
+
+@functools.lru_cache(maxsize=None)
+def held_out_cohort(preset: str) -> tuple[dict, ...]:
+    cfg = compose_config([f"disease={preset}", "treatment=none", "domain=quick"])
+    return tuple(calibrate.run_cohort(cfg, TEST_SEEDS, workers=2))
+
+
+# --------------------------------------------------------------------------- the targets file
+def test_every_target_has_a_band_a_source_and_a_known_statistic():
+    doc = yaml.safe_load(TARGETS.read_text(encoding="utf-8"))
+    assert set(PRESETS) <= set(doc)
+    for preset in PRESETS:
+        targets = calibrate.load_targets(TARGETS, preset)
+        assert any(t["fit"] for t in targets)
+        for t in targets:
+            lo, hi = t["band"]
+            assert lo < hi and t["source"].strip() and t["statistic"] in calibrate.STATISTICS
+
+
+def test_unknown_preset_or_missing_file_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        calibrate.load_targets(TARGETS, "zebrafish")
+    assert "\n" not in str(err.value) and "sod1_g93a_mouse" in str(err.value)
+    with pytest.raises(ConfigError, match="calibration.targets_file"):
+        calibrate.load_targets(tmp_path / "missing.yaml", "sod1_g93a_mouse")
+
+
+def test_loss_is_zero_at_the_band_centre_gentle_inside_and_steep_outside():
+    band = (100.0, 120.0)
+    assert calibrate.target_loss(110.0, band, "H") == 0.0
+    inside_edge = calibrate.target_loss(120.0, band, "H")
+    assert 0 < inside_edge <= 0.1 + 1e-12
+    assert calibrate.target_loss(130.0, band, "H") > 100 * inside_edge  # one half-width outside
+    assert calibrate.target_loss(130.0, band, "L") == pytest.approx(calibrate.target_loss(130.0, band, "H") * 0.25)
+    assert calibrate.target_loss(math.nan, band, "M") == calibrate.WEIGHTS["M"] * calibrate.NON_FINITE_PENALTY
+
+
+# --------------------------------------------------------------------------- calibrated presets
+@pytest.mark.parametrize("preset", PRESETS)
+def test_held_out_control_cohort_is_inside_the_natural_history_bands(preset):
+    """A fixed seed set the fit never saw: every fitted H/M target lies inside its band."""
+    cohort = list(held_out_cohort(preset))
+    _, rows = calibrate.score(cohort, calibrate.load_targets(TARGETS, preset))
+    outside = {r["id"]: f"{r['id']} {r['statistic']}={r['model']:.3g} not in {r['band']}" for r in rows
+               if r["fit"] and r["confidence"] in CHECKED and not r["inside"]}
+    unexpected = [text for key, text in outside.items() if key not in KNOWN_MISSES[preset]]
+    assert not unexpected, "; ".join(unexpected)
+    assert KNOWN_MISSES[preset] <= set(outside), "a known miss now passes: update KNOWN_MISSES and the README"
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_fast_progressors_reach_end_stage_earlier(preset):
+    """The virtual cohort's drive multiplier orders the individuals' end stage (Spearman ρ < 0)."""
+    cohort = held_out_cohort(preset)
+    drive = [c["drive_multiplier"] for c in cohort]
+    assert np.std(np.log(drive)) > 0.05, "the calibrated preset has between-individual variability"
+    end = [c["end_stage_days"] if c["end_stage_days"] is not None else c["horizon_days"] for c in cohort]
+    assert stats.spearmanr(drive, end).statistic < -0.5
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_values_are_the_fitted_ones(preset):
+    fit = json.loads((ROOT / "experiments" / "calibration" / preset / "fit.json").read_text(encoding="utf-8"))
+    cfg = compose_config([f"disease={preset}"])
+    assert fit["preset"] == preset and fit["chosen"]
+    for key, value in fit["chosen"].items():
+        section, name = key.split(".")
+        assert getattr(getattr(cfg, section), name) == pytest.approx(value, rel=1e-3), key
+    report = (ROOT / "experiments" / "calibration" / preset / "fit_report.md").read_text(encoding="utf-8")
+    assert sim.NOTICE in report and fit["command"] in report
+
+
+# --------------------------------------------------------------------------- the virtual cohort
+def test_individual_multipliers_are_lognormal_with_the_configured_spread():
+    d = compose_config(["disease.individual_drive_sd_log=0.5", "disease.individual_treg_sd_log=0.2"]).disease
+    people = [draw_individual(d, np.random.default_rng(s)) for s in range(4000)]
+    log_drive = np.log([p.drive_multiplier for p in people])
+    log_treg = np.log([p.treg_multiplier for p in people])
+    assert np.std(log_drive) == pytest.approx(0.5, rel=0.05) and abs(np.median(log_drive)) < 0.05
+    assert np.std(log_treg) == pytest.approx(0.2, rel=0.05)
+    assert abs(np.corrcoef(log_drive, log_treg)[0, 1]) < 0.06  # drawn independently
+
+
+def test_no_spread_means_the_reference_individual():
+    d = compose_config(["disease.individual_drive_sd_log=0", "disease.individual_treg_sd_log=0"]).disease
+    p = draw_individual(d, np.random.default_rng(7))
+    assert (p.drive_multiplier, p.treg_multiplier) == (1.0, 1.0)
+
+
+def test_both_arms_are_the_same_individual_and_the_summary_records_it():
+    cfg = compose_config(["domain=quick", "disease.horizon_days=45", "treatment.start_day=35", "disease.individual_drive_sd_log=0.4",
+                          "disease.individual_treg_sd_log=0.3", "seed=5"])
+    summary = summarize(cfg, simulate(cfg))
+    ind = summary["individual"]
+    assert ind["drive_multiplier"] != 1.0 and ind["treg_multiplier"] != 1.0
+    assert summary["arms"]["control"]["individual"] == summary["arms"]["treated"]["individual"] == ind
+    model = ALSModel(cfg, "control")
+    assert model.treg_level == pytest.approx(cfg.disease.treg_systemic_baseline * ind["treg_multiplier"])
+
+
+def test_calibration_never_simulates_the_treatment():
+    """The cohort is control arms only: a treatment setting cannot change the calibration's read-outs."""
+    base = ["domain=quick", "disease.horizon_days=70"]
+    treated = compose_config(base + ["treatment=iv_msc", "treatment.start_day=40", "treatment.dose_cells_per_kg=1e9"])
+    untreated = compose_config(base + ["treatment=none"])
+    assert calibrate.individual_outcomes(treated, 3) == calibrate.individual_outcomes(untreated, 3)
+
+
+# --------------------------------------------------------------------------- the command line
+def _alsim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_calibration_sweep_writes_a_fit_report(tmp_path):
+    report = tmp_path / "report"
+    out = _alsim("-m", "+experiment=calibrate_sod1_g93a_mouse", "hydra.sweeper.n_trials=3",
+                 "hydra.sweeper.sampler.n_startup_trials=2", "calibration.cohort_size=2", "calibration.workers=1",
+                 "disease.horizon_days=80", f"calibration.targets_file={TARGETS}", f"calibration.report_dir={report}",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    fit = json.loads((report / "sod1_g93a_mouse" / "fit.json").read_text(encoding="utf-8"))
+    trials = calibrate.read_trials(tmp_path / "sweep")
+    assert fit["n_trials"] == len(trials) == 3
+    assert fit["loss"] == min(t["loss"] for t in trials)
+    assert set(fit["chosen"]) == {"disease.drive_per_day", "disease.drive_exponent", "disease.vulnerability_sd_log",
+                                  "disease.individual_drive_sd_log"}
+    assert 0.010 <= fit["chosen"]["disease.drive_per_day"] <= 0.030
+    assert all(t["cohort"] and len(t["seeds"]) == 2 for t in trials)
+    assert sim.NOTICE in (report / "sod1_g93a_mouse" / "fit_report.md").read_text(encoding="utf-8")
+
+
+def test_calibration_check_without_sweep_prints_targets_vs_model(tmp_path):
+    out = _alsim("+experiment=calibrate_sod1_g93a_mouse", "calibration.cohort_size=2", "disease.horizon_days=80",
+                 f"calibration.targets_file={TARGETS}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert sim.NOTICE in out.stdout and "M-MN2" in out.stdout and "targets inside their bands" in out.stdout
+    trial = json.loads((tmp_path / "run" / calibrate.TRIAL_FILE).read_text(encoding="utf-8"))
+    assert trial["seeds"] == [1000, 1001] and len(trial["cohort"]) == 2
+
+
+def test_calibration_with_a_missing_targets_file_fails_in_one_line(tmp_path):
+    out = _alsim("+experiment=calibrate_sod1_g93a_mouse", f"calibration.targets_file={tmp_path / 'nope.yaml'}",
+                 f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert out.returncode != 0
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "calibration.targets_file" in lines[0] and "Traceback" not in out.stderr
+    assert not (tmp_path / "run" / calibrate.TRIAL_FILE).exists()
