@@ -72,6 +72,9 @@ class DiseaseConfig:
     name: str = setting("sod1_g93a_mouse", "Name of the disease preset.")
     species: str = setting("mouse", "mouse or human.")
     clock: str = setting("age in days", "What the day axis means for this preset.")
+    calibration: str = setting(
+        "", "Calibration status of the untreated course, printed with every run (experiments/calibration/README.md); "
+        "empty for a preset that was never calibrated.")
     body_weight_kg: float = param(
         0.025, "kg", (0.018, 100.0), "mouse ≈25 g: Uccelli et al. 2012 Mol Med 18:794, doi:10.2119/molmed.2011.00498; human 70 kg reference adult (assumption)",
         "Body weight; converts an IV dose in cells/kg into cells per animal.", bounds=(1e-3, 500.0))

@@ -111,6 +111,17 @@ def test_preset_values_are_the_fitted_ones(preset):
     assert sim.NOTICE in report and fit["command"] in report
 
 
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_calibration_status_every_run_prints_matches_the_held_out_check(preset):
+    """A preset with known misses must say it is not calibrated; one without must not say so."""
+    status = compose_config([f"disease={preset}"]).disease.calibration
+    if KNOWN_MISSES[preset]:
+        assert status.startswith("NOT calibrated") and f"misses {len(KNOWN_MISSES[preset])} of" in status
+    else:
+        assert status.startswith("fitted: inside every fitted") and f"{len(TEST_SEEDS)} held-out" in status
+    assert "experiments/calibration/README.md" in status
+
+
 # --------------------------------------------------------------------------- the virtual cohort
 def test_individual_multipliers_are_lognormal_with_the_configured_spread():
     d = compose_config(["disease.individual_drive_sd_log=0.5", "disease.individual_treg_sd_log=0.2"]).disease

@@ -22,7 +22,7 @@ INPUTS = {
     "seed": ("seed", "whole number", "the same seed gives the same virtual individual", 0, 1_000_000, 1, 0),
 }
 DISEASE_LABELS = {"sod1_g93a_mouse": "SOD1-G93A mouse (clock: age in days)",
-                  "human_sporadic": "human sporadic ALS (clock: days since onset)"}
+                  "human_sporadic": "human sporadic ALS (clock: days since onset; not calibrated)"}
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}  # fill the page's width
 
 
