@@ -91,7 +91,9 @@ class DiseaseConfig:
         3.0, "1", (0.3, 5.0), ASSUMPTION + " (accelerating, age-dependent toxicity; Kong & Xu 1998 J Neurosci 18:3241: most MNs die late; "
         "human sporadic ALS: a slowly growing drive, m < 1.5, is needed for a 2–3-year course after onset)",
         "Power m of the intrinsic drive's growth with time.", bounds=(0.0, 20.0))
-    drive_offset_days: float = param(0.0, "d", (0.0, 1000.0), ASSUMPTION,
+    drive_offset_days: float = param(0.0, "d", (0.0, 2000.0), ASSUMPTION + " (mouse 0: the clock is age; human: years of "
+                                     "cell-autonomous stress before onset, while motor-unit loss is detectable only months before "
+                                     "weakness: Aggarwal & Nicholson 2002 JNNP 73:199; Ebersbach et al. 2023 Sci Rep 13:3981)",
                                      "Disease time already elapsed at day 0 of the clock (human: prodrome before onset).",
                                      bounds=(0.0, 1e5))
     vulnerability_sd_log: float = param(
@@ -127,7 +129,7 @@ class DiseaseConfig:
         1.0, "relative", (0.6, 1.2), HENKEL_2013 + " (rapid/slow progressor ratio ≈ 0.69)",
         "Systemic Treg level of this individual relative to the preset's reference (1 = reference).", bounds=(0.0, 10.0))
     cord_volume_mm3: float = param(
-        70.0, "mm³", (40.0, 120.0), ASSUMPTION + " (mouse spinal cord ≈ 4 cm × ≈ 2 mm²)",
+        70.0, "mm³", (40.0, 40000.0), ASSUMPTION + " (mouse spinal cord ≈ 4 cm × ≈ 2 mm², 40–120 mm³; human ≈ 45 cm × ≈ 0.5 cm²)",
         "Spinal-cord volume that homing MSCs would spread over; dilutes homing into one patch.", bounds=(1e-3, 1e7))
     # Virtual cohort: each seed is one individual, drawn around the preset's reference individual.
     individual_drive_sd_log: float = param(

@@ -5,6 +5,7 @@ never saw (seeds 0–31; the fit used 1000+), on the quick domain.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -120,6 +121,25 @@ def test_the_calibration_status_every_run_prints_matches_the_held_out_check(pres
     else:
         assert status.startswith("fitted: inside every fitted") and f"{len(TEST_SEEDS)} held-out" in status
     assert "experiments/calibration/README.md" in status
+
+
+def _numbers(obj, prefix=""):
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _numbers(value, f"{prefix}{f.name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"{prefix}{f.name}", value, f.metadata.get("plausible")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_value_lies_in_its_documented_plausible_range(preset):
+    """Fitted or set by hand, no preset leaves the range docs/parameters.md gives for a parameter."""
+    cfg = compose_config([f"disease={preset}"])
+    checked = [(k, v, p) for k, v, p in _numbers(cfg) if p is not None]
+    assert len(checked) > 50
+    outside = [f"{k}={v} not in {p}" for k, v, p in checked if not p[0] <= v <= p[1]]
+    assert not outside, "; ".join(outside)
 
 
 # --------------------------------------------------------------------------- the virtual cohort
