@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import ConfigError, SimConfig, validate
 from sim.experiments import calibrate, sweep
 from sim.model import NumericalError
+from sim.recorder import nearest_existing
 from sim.run import config_hash, git_commit, run_to_folder, summary_table
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -147,9 +148,7 @@ def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
     if key == "hydra.run.dir" and (run_dir / "summary.json").exists():
         raise ConfigError(f"{key}={run_dir} is invalid: it already holds a finished run (summary.json); "
                           "choose a new folder so that result is kept")
-    existing = run_dir.absolute()
-    while not existing.exists() and existing != existing.parent:  # (a path under a regular file does not exist)
-        existing = existing.parent
+    existing = nearest_existing(run_dir)
     if not existing.is_dir():
         raise ConfigError(f"{key}={run_dir} is invalid: {existing} is a file, not a folder")
     try:  # the real test of writability (permissions, read-only or special file systems, root or not)

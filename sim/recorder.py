@@ -203,6 +203,14 @@ def field_frames_shape(r: ArmRecord) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------- writing
+def nearest_existing(path: Path) -> Path:
+    """`path` itself if it exists, else its closest existing ancestor (a path under a regular file does not exist)."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file atomically (temporary sibling, then rename)."""
     _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))

@@ -93,10 +93,10 @@ def t50_days(r: ArmRecord) -> float | None:
     return float(r.death_days[need - 1]) if len(r.death_days) >= need else None
 
 
-def first_day_below(days: np.ndarray, values: np.ndarray, threshold: float) -> float | None:
-    """First recorded day on which `values` is below `threshold` (None if never)."""
-    below = np.flatnonzero(values < threshold)
-    return float(days[below[0]]) if below.size else None
+def first_day(days: np.ndarray, mask: np.ndarray) -> float | None:
+    """First recorded day on which `mask` holds (None if never)."""
+    hit = np.flatnonzero(mask)
+    return float(days[hit[0]]) if hit.size else None
 
 
 def arm_outcomes(r: ArmRecord, d: DiseaseConfig) -> dict:
@@ -105,10 +105,10 @@ def arm_outcomes(r: ArmRecord, d: DiseaseConfig) -> dict:
     alive = np.array([row["mn_alive_fraction"] for row in r.rows])
     function = np.array([row["functional_index"] for row in r.rows])
     final = r.rows[-1]
-    end_stage = first_day_below(days, function, d.end_stage_functional_index)
+    end_stage = first_day(days, function < d.end_stage_functional_index)
     return {
         "t50_days": t50_days(r),
-        "onset_days": first_day_below(days, function, d.onset_functional_index),
+        "onset_days": first_day(days, function < d.onset_functional_index),
         "end_stage_days": end_stage,
         "mn_alive_at_end_stage": float(alive[days == end_stage][0]) if end_stage is not None else None,
         "mn_alive_final": final["mn_alive_fraction"],

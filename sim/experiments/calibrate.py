@@ -32,7 +32,7 @@ import yaml
 import sim
 from sim.config import ConfigError, SimConfig
 from sim.recorder import write_text_atomic
-from sim.run import arm_outcomes, run_arm, worker_context
+from sim.run import arm_outcomes, first_day, run_arm, worker_context
 
 MONTH_DAYS = 30.4375
 ALSFRS_MAX = 48.0  # functional index × 48 as an ALSFRS-R equivalent (assumption; docs/model.md)
@@ -45,11 +45,6 @@ TRIAL_FILE = "calibration_trial.json"
 
 
 # --------------------------------------------------------------------------- one individual
-def _first_day(days: np.ndarray, mask: np.ndarray) -> float | None:
-    hit = np.flatnonzero(mask)
-    return float(days[hit[0]]) if hit.size else None
-
-
 def _slope_per_month(days: np.ndarray, values: np.ndarray) -> float:
     """Least-squares decline (positive = falling) per month, or NaN with fewer than two points."""
     if len(days) < 2:
@@ -76,7 +71,7 @@ def individual_outcomes(cfg: SimConfig, seed: int) -> dict[str, Any]:
         "onset_left_censored": onset is not None and onset <= days[0],
         "mn_fraction_at_60d": float(np.interp(60.0, days, alive)) if days[0] <= 60.0 <= days[-1] else None,
         "mn_fraction_at_end_stage": o["mn_alive_at_end_stage"],
-        "microglia_rise_days": _first_day(days, activated >= MICROGLIA_RISE),
+        "microglia_rise_days": first_day(days, activated >= MICROGLIA_RISE),
         "functional_slope_pts_per_month": _slope_per_month(days[window], ALSFRS_MAX * function[window]),
         "mn_loss_pct_per_month": _slope_per_month(days[window], 100.0 * alive[window] / max(alive[window][0], 1e-9))
         if window.any() else math.nan,

@@ -296,20 +296,20 @@ def _run_ids(runs: list[Run]) -> list[str]:
     return [p.relative_to(common).as_posix() for p in paths]
 
 
+def _checked(value: Any, key: str, kinds: type | tuple[type, ...], expected: str) -> Any:
+    """`value` if it is one of `kinds` (true/false never counts as a number); else a malformed summary."""
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{key} is {type(value).__name__} {json.dumps(value)[:40]}, expected {expected}")
+    return value
+
+
 def _num(x: Any, key: str = "a value") -> float:
     """A number from summary.json (None -> NaN); anything else (text, list, true/false) is a malformed summary."""
-    if x is None:
-        return math.nan
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{key} is {type(x).__name__} {json.dumps(x)[:40]}, expected a number")
-    return float(x)
+    return math.nan if x is None else float(_checked(x, key, (int, float), "a number"))
 
 
 def _typed(s: dict[str, Any], key: str, kind: type) -> Any:
-    value = s[key]
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{key} is {type(value).__name__} {json.dumps(value)[:40]}, expected {kind.__name__}")
-    return value
+    return _checked(s[key], key, kind, kind.__name__)
 
 
 def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:

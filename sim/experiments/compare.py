@@ -33,7 +33,7 @@ from scipy import stats
 
 import sim
 from sim import figures
-from sim.recorder import write_text_atomic
+from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
     drop_duplicates, write_dataset
 
@@ -332,9 +332,7 @@ def collect(paths: list[Path], group_by: str | None) -> tuple[Dataset, list[Skip
 
 def _check_out(out: Path) -> None:
     """Refuse before writing anything if a file stands where a folder goes, or the reverse."""
-    existing = out.absolute()
-    while not existing.exists() and existing != existing.parent:  # (a path under a regular file does not exist)
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         raise CompareError(f"cannot write into {out}: {existing} is a file")
     for folder in (out, out / "dataset"):

@@ -195,10 +195,13 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from sim.config import ConfigError
 
-        if config.calibration.enabled:  # the sweeper proposes values; only the targets need checking
-            return _check_calibration_targets(config)
+        from sim.experiments import calibrate
+
         overrides = sweep_overrides(config)
         try:
+            if config.calibration.enabled:  # the sweeper proposes values; only the targets need checking
+                calibrate.load_targets(config.calibration.targets_file, config.disease.name)
+                return
             check_values(overrides)
         except ConfigError as exc:
             print(f"alsim: error: {exc}", file=sys.stderr)
@@ -220,17 +223,6 @@ class SweepCallback(Callback):
         if jobs["failed"]:
             print("re-run the same command to retry only the failed and missing runs")
             raise SystemExit(1)
-
-
-def _check_calibration_targets(config: DictConfig) -> None:
-    from sim.config import ConfigError
-    from sim.experiments import calibrate
-
-    try:
-        calibrate.load_targets(config.calibration.targets_file, config.disease.name)
-    except ConfigError as exc:
-        print(f"alsim: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def _calibration_report(config: DictConfig) -> None:
