@@ -430,6 +430,10 @@ class CalibrationOptions:
     enabled: bool = switch(False, "Run a calibration trial (a cohort of control arms scored against the targets) instead of a paired run.")
     cohort_size: int = setting(12, "Virtual individuals (seeds) per calibration trial.", bounds=(2, 100_000))
     first_seed: int = setting(1000, "Seeds first_seed … first_seed + cohort_size − 1 form the fitting cohort.", bounds=(0, 2**62))
+    individuals: str = setting(
+        "random", "How the cohort's individual multipliers are chosen: random (each seed draws its own) or stratified (a "
+        "Latin hypercube over the preset's lognormal spreads, one stratum per individual: the cohort's spread matches the "
+        "population's, so a fit is not pulled toward a chance-fast or chance-slow sample).")
     targets_file: str = setting("experiments/calibration/targets.yaml", "Natural-history targets with bands and citations.")
     report_dir: str = setting("experiments/calibration", "Where the fit report of a calibration sweep is written.")
     workers: int = setting(0, "Processes per trial (0: all cores).", bounds=(0, 4096))
@@ -456,6 +460,7 @@ class SimConfig:
 # --------------------------------------------------------------------------- validation
 ENGINES = ("vectorized", "agents")
 SPECIES = ("mouse", "human")
+COHORT_DRAWS = ("random", "stratified")
 BYTES_PER_VOXEL = 8 * 9 * 8  # nine float64 fields and ~8 working copies (spectra, sources, factors)
 
 
@@ -508,6 +513,8 @@ def validate(cfg: SimConfig) -> SimConfig:
     if cfg.engine not in ENGINES:
         raise ConfigError(f"engine={cfg.engine!r} is invalid: allowed values are {', '.join(ENGINES)}")
     d, t = cfg.disease, cfg.treatment
+    if cfg.calibration.individuals not in COHORT_DRAWS:
+        raise ConfigError(f"calibration.individuals={cfg.calibration.individuals!r} is invalid: allowed values are {', '.join(COHORT_DRAWS)}")
     if d.species not in SPECIES:
         raise ConfigError(f"disease.species={d.species!r} is invalid: allowed values are {', '.join(SPECIES)}")
     if d.horizon_days <= d.start_day:

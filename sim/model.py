@@ -81,7 +81,8 @@ class StepContext:
 class ALSModel(mesa.Model):
     """A 2-D patch of lumbar ventral horn with motor neurons, microglia, Tregs and IV MSCs."""
 
-    def __init__(self, cfg: SimConfig, arm: str = "control"):
+    def __init__(self, cfg: SimConfig, arm: str = "control", individual: Individual | None = None):
+        """`individual` replaces the seed's own draw (a stratified calibration cohort); None draws it from the seed."""
         streams = np.random.SeedSequence(cfg.seed).spawn(len(STREAMS))
         self.rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
         super().__init__(rng=self.rngs["mesa"])
@@ -95,7 +96,7 @@ class ALSModel(mesa.Model):
         self.patch_volume_mm3 = self.area_mm2 * dom.slab_thickness_um / 1e3
         self.n_steps = int(round((d.horizon_days - d.start_day) * 24 / self.dt_h))
         self.ctx = StepContext(dt_h=self.dt_h, dt_days=self.dt_h / 24)
-        self.individual = draw_individual(d, self.rngs["individual"])
+        self.individual = individual or draw_individual(d, self.rngs["individual"])
 
         self.neuron_store = Columns(mn.SCHEMA)
         self.microglia_store = Columns(mg.SCHEMA)
@@ -498,6 +499,7 @@ class ALSModel(mesa.Model):
             "mn_alive_fraction": float(alive.mean()),
             "mn_mean_health": float(n["health"][alive].mean()) if alive.any() else 0.0,
             "functional_index": mn.functional_index(n["unit_size"], n["health"], alive, self.n_neurons, self.cfg.neurons),
+            "motor_unit_index": mn.motor_unit_number_index(n["unit_size"], n["health"], alive, self.n_neurons, self.cfg.neurons),
         }
         for i, name in enumerate(FIELD_NAMES):
             row[f"mean_{name}"] = float(self.solver.values[i].mean())

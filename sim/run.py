@@ -18,7 +18,7 @@ import numpy as np
 
 import sim
 from sim.config import DiseaseConfig, SimConfig
-from sim.model import ALSModel
+from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, infusion_days
 
@@ -29,12 +29,13 @@ def arms_of(cfg: SimConfig) -> list[str]:
     return ["control", "treated"] if cfg.treatment.enabled else ["control"]
 
 
-def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_dir: Path | None = None) -> ArmRecord:
-    """Simulate one arm from the preset's start day to its horizon.
+def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_dir: Path | None = None,
+            individual: Individual | None = None) -> ArmRecord:
+    """Simulate one arm from the preset's start day to its horizon (as `individual`, if given, not the seed's draw).
 
     Snapshots are kept in the returned record, or with `spool_dir` streamed to files there as they are taken.
     """
-    model = ALSModel(cfg, arm)
+    model = ALSModel(cfg, arm, individual)
     steps_per_day = 24.0 / model.dt_h
     rec = Recorder(model, record_every=round(cfg.domain.record_every_hours / model.dt_h),
                    snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=spool_dir)

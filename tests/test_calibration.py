@@ -35,16 +35,22 @@ TEST_SEEDS = list(range(32))
 KNOWN_MISSES: dict[str, set[str]] = {
     "sod1_g93a_mouse": set(),
     # experiments/calibration/README.md, "Known misses": the human preset is not yet calibrated.
-    "human_sporadic": {"H-S1", "H-S5", "H-F2", "H-C1"},
+    "human_sporadic": {"H-S1", "H-S5", "H-C1"},
 }
 # A target is checked on the held-out cohort when the fit used it and its evidence is at least moderate.
 CHECKED = ("H", "M", "consistency")
 
 
+def fitted(preset: str) -> dict:
+    return json.loads((ROOT / "experiments" / "calibration" / preset / "fit.json").read_text(encoding="utf-8"))
+
+
 @functools.lru_cache(maxsize=None)
 def held_out_cohort(preset: str) -> tuple[dict, ...]:
-    cfg = compose_config([f"disease={preset}", "treatment=none", "domain=quick"])
-    return tuple(calibrate.run_cohort(cfg, TEST_SEEDS, workers=2))
+    """The held-out individuals, chosen the way the fit chose its own (random draws or a stratified cohort)."""
+    cfg = compose_config([f"disease={preset}", "treatment=none", "domain=quick",
+                          f"calibration.individuals={fitted(preset).get('individuals', 'random')}"])
+    return tuple(calibrate.calibration_cohort(cfg, TEST_SEEDS, workers=2))
 
 
 # --------------------------------------------------------------------------- the targets file
@@ -77,6 +83,31 @@ def test_loss_is_zero_at_the_band_centre_gentle_inside_and_steep_outside():
     assert calibrate.target_loss(math.nan, band, "M") == calibrate.WEIGHTS["M"] * calibrate.NON_FINITE_PENALTY
 
 
+def test_decline_is_measured_in_the_post_diagnosis_follow_up_like_the_sources():
+    """Diagnosis = onset + 11 months; slope over ≤ 24 months or to end stage; < 3 months of follow-up = no slope."""
+    month = calibrate.MONTH_DAYS
+    days = np.arange(0.0, 3000.0, 1.0)
+    window = calibrate._follow_up(days, onset=100.0, end=None, horizon=3000.0, months=24)
+    assert days[window][0] == pytest.approx(100 + 11 * month, abs=1) and days[window][-1] == pytest.approx(100 + 35 * month, abs=1)
+    short = calibrate._follow_up(days, onset=100.0, end=100 + 13 * month, horizon=3000.0, months=24)
+    assert not short.any()  # end stage 2 months after diagnosis: never in a follow-up cohort
+    assert not calibrate._follow_up(days, onset=None, end=None, horizon=3000.0, months=24).any()
+    line = 48 - 0.9 * days / month  # an ALSFRS-R-equivalent falling 0.9 points a month
+    assert calibrate._slope_per_month(days[window], line[window]) == pytest.approx(0.9)
+
+
+def test_the_munix_equivalent_counts_functioning_units_not_somata():
+    """Effective number (Σs)²/Σs²: equal units count fully, denervating ones less, enlarged ones not more."""
+    from sim.agents.motor_neuron import motor_unit_number_index
+    p = compose_config([]).neurons
+    alive, healthy = np.array([True] * 4 + [False] * 6), np.ones(10)
+    assert motor_unit_number_index(np.ones(10), healthy, alive, 10, p) == pytest.approx(0.4)  # = living fraction
+    assert motor_unit_number_index(np.full(10, 1.8), healthy, alive, 10, p) == pytest.approx(0.4)  # enlargement
+    weak = np.array([1.0, 1.0, 1.0, 0.1 * p.denervation_health] + [0.0] * 6)  # one unit keeps 10 % of its fibres
+    assert motor_unit_number_index(np.ones(10), weak, alive, 10, p) == pytest.approx((3.1 ** 2 / 3.01) / 10)
+    assert motor_unit_number_index(np.ones(10), healthy, np.zeros(10, bool), 10, p) == 0.0
+
+
 # --------------------------------------------------------------------------- calibrated presets
 @pytest.mark.parametrize("preset", PRESETS)
 def test_held_out_control_cohort_is_inside_the_natural_history_bands(preset):
@@ -102,7 +133,7 @@ def test_fast_progressors_reach_end_stage_earlier(preset):
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_values_are_the_fitted_ones(preset):
-    fit = json.loads((ROOT / "experiments" / "calibration" / preset / "fit.json").read_text(encoding="utf-8"))
+    fit = fitted(preset)
     cfg = compose_config([f"disease={preset}"])
     assert fit["preset"] == preset and fit["chosen"]
     for key, value in fit["chosen"].items():
@@ -151,6 +182,31 @@ def test_individual_multipliers_are_lognormal_with_the_configured_spread():
     assert np.std(log_drive) == pytest.approx(0.5, rel=0.05) and abs(np.median(log_drive)) < 0.05
     assert np.std(log_treg) == pytest.approx(0.2, rel=0.05)
     assert abs(np.corrcoef(log_drive, log_treg)[0, 1]) < 0.06  # drawn independently
+
+
+def test_a_stratified_cohort_takes_every_quantile_stratum_once():
+    """Latin hypercube: with n individuals, each of the n equal-probability strata of each spread holds exactly one."""
+    d = compose_config(["disease.individual_drive_sd_log=0.7", "disease.individual_treg_sd_log=0.2"]).disease
+    people = calibrate.stratified_individuals(d, 40, seed=3)
+    for spread, values in ((0.7, [p.drive_multiplier for p in people]), (0.2, [p.treg_multiplier for p in people])):
+        u = stats.norm.cdf(np.log(values) / spread)
+        assert sorted(np.floor(u * 40).astype(int)) == list(range(40))
+        assert abs(np.median(np.log(values))) < 1e-9  # the median individual is the reference one
+    assert people == calibrate.stratified_individuals(d, 40, seed=3)  # deterministic
+    assert people != calibrate.stratified_individuals(d, 40, seed=4)  # another seed pairs the strata differently
+
+
+def test_a_given_individual_replaces_the_seed_draw_and_is_recorded():
+    cfg = compose_config(["domain=quick", "disease.horizon_days=40", "treatment=none", "disease.individual_drive_sd_log=0.5"])
+    person = calibrate.Individual(drive_multiplier=1.7, treg_multiplier=0.8)
+    out = calibrate.individual_outcomes(cfg, 2, person)
+    assert (out["drive_multiplier"], out["treg_multiplier"]) == (1.7, 0.8)
+    assert calibrate.individual_outcomes(cfg, 2)["drive_multiplier"] != 1.7
+
+
+def test_a_bad_cohort_draw_is_a_one_line_error():
+    with pytest.raises(ConfigError, match=r"calibration.individuals='lhs' is invalid: allowed values are random, stratified"):
+        compose_config(["calibration.individuals=lhs"])
 
 
 def test_no_spread_means_the_reference_individual():

@@ -76,6 +76,20 @@ def functional_index(unit_size, health, alive, n_total: int, p: NeuronConfig) ->
     return float(min(1.0, (unit_size * axon_output(health, alive, p)).sum() / max(n_total, 1)))
 
 
+def motor_unit_number_index(unit_size, health, alive, n_total: int, p: NeuronConfig) -> float:
+    """Effective number of functioning motor units, relative to the healthy count: (Σs)² / Σs² / N0.
+
+    s = fibres a unit drives (its size × axon output). MUNIX divides the compound muscle action potential
+    by a unit size estimated from the surface interference pattern, which larger units dominate; the
+    effective (size-weighted) number is the model's equivalent (assumption). Equal intact units give the
+    count of living neurons; shrinking, denervating units count less, enlarged reinnervating ones do not
+    count more. Target: MUNIX decline, Neuwirth et al. 2015 JNNP 86:1172, doi:10.1136/jnnp-2015-310509.
+    """
+    size = unit_size * axon_output(health, alive, p)
+    total = size.sum()
+    return float(total * total / max((size * size).sum(), 1e-300) / max(n_total, 1)) if total > 0 else 0.0
+
+
 class MotorNeuron(ColumnAgent):
     """An α-motor neuron at a fixed position; dead neurons stay as agents (alive=False)."""
 

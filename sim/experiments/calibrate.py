@@ -28,9 +28,11 @@ from typing import Any, Callable
 
 import numpy as np
 import yaml
+from scipy.stats import norm, qmc
 
 import sim
-from sim.config import ConfigError, SimConfig
+from sim.config import ConfigError, DiseaseConfig, SimConfig
+from sim.model import Individual
 from sim.recorder import write_text_atomic
 from sim.run import arm_outcomes, first_day, run_arm, worker_context
 
@@ -38,6 +40,11 @@ MONTH_DAYS = 30.4375
 ALSFRS_MAX = 48.0  # functional index × 48 as an ALSFRS-R equivalent (assumption; docs/model.md)
 MICROGLIA_RISE = 0.25  # activated (non-surveillant) microglia ≥ 25 % of the initial count: "clearly increased" (assumption)
 Z_QUARTILE = 0.6745  # standard-normal 75th percentile: σ_log from the median and lower quartile
+# Post-diagnosis follow-up, the window in which the human decline targets were measured (human read-outs).
+DIAGNOSTIC_DELAY_MONTHS = 11.0  # median onset → diagnosis: Paganoni et al. 2014 ALS FTD 15:453 (11.5 mo); Falcão de Campos et al. 2023 Front Neurol 13:1064619 (11 mo)
+SLOPE_FOLLOW_UP_MONTHS = 24.0  # ALSFRS-R slope over up to 24 months of follow-up: van Eijk et al. 2025 ALS FTD 26(sup1):30
+MUNIX_FOLLOW_UP_MONTHS = 12.0  # MUNIX decline over 12 months: Neuwirth et al. 2015 JNNP 86:1172
+MIN_FOLLOW_UP_MONTHS = 3.0  # two visits a quarter apart at least, or the individual is not in such a cohort (assumption)
 WEIGHTS = {"H": 1.0, "M": 0.5, "L": 0.25, "consistency": 1.0}
 NON_FINITE_PENALTY = 100.0
 FAILED_TRIAL_LOSS = 1e9  # what the sweeper sees for a trial that could not run
@@ -52,19 +59,36 @@ def _slope_per_month(days: np.ndarray, values: np.ndarray) -> float:
     return float(-np.polyfit(days / MONTH_DAYS, values, 1)[0])
 
 
-def individual_outcomes(cfg: SimConfig, seed: int) -> dict[str, Any]:
-    """Run one individual's control arm and return its natural-history read-outs."""
+def _follow_up(days: np.ndarray, onset: float | None, end: float | None, horizon: float, months: float) -> np.ndarray:
+    """Recorded days of a post-diagnosis follow-up: diagnosis (onset + delay) to end stage or `months` later.
+
+    Empty when the individual reaches end stage (or the horizon) less than MIN_FOLLOW_UP_MONTHS after diagnosis:
+    like the patients who die before they could join a cohort, such an individual has no measured slope.
+    """
+    if onset is None:
+        return np.zeros(len(days), bool)
+    diagnosis = onset + DIAGNOSTIC_DELAY_MONTHS * MONTH_DAYS
+    stop = min(end if end is not None else horizon, diagnosis + months * MONTH_DAYS)
+    if stop - diagnosis < MIN_FOLLOW_UP_MONTHS * MONTH_DAYS:
+        return np.zeros(len(days), bool)
+    return (days >= diagnosis) & (days <= stop)
+
+
+def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None = None) -> dict[str, Any]:
+    """Run one individual's control arm (the seed's own draw, or `individual`) and return its natural-history read-outs."""
     cfg = dataclasses.replace(cfg, seed=seed, treatment=dataclasses.replace(cfg.treatment, enabled=False))
-    record = run_arm(cfg, "control")
+    record = run_arm(cfg, "control", individual=individual)
     o = arm_outcomes(record, cfg.disease)
     rows = record.rows
     days = np.array([r["day"] for r in rows])
     alive = np.array([r["mn_alive_fraction"] for r in rows])
+    units = np.array([r["motor_unit_index"] for r in rows])
     function = np.array([r["functional_index"] for r in rows])
     activated = np.array([r["microglia_total"] - r["microglia_surveillant"] for r in rows]) / max(rows[0]["microglia_total"], 1)
     onset, end = o["onset_days"], o["end_stage_days"]
     horizon = cfg.disease.horizon_days
-    window = (days >= (onset if onset is not None else horizon)) & (days <= (end if end is not None else horizon))
+    slope_window = _follow_up(days, onset, end, horizon, SLOPE_FOLLOW_UP_MONTHS)
+    munix_window = _follow_up(days, onset, end, horizon, MUNIX_FOLLOW_UP_MONTHS)
     return {
         "seed": seed, **record.individual,
         "onset_days": onset, "end_stage_days": end, "t50_days": o["t50_days"], "horizon_days": horizon,
@@ -72,20 +96,43 @@ def individual_outcomes(cfg: SimConfig, seed: int) -> dict[str, Any]:
         "mn_fraction_at_60d": float(np.interp(60.0, days, alive)) if days[0] <= 60.0 <= days[-1] else None,
         "mn_fraction_at_end_stage": o["mn_alive_at_end_stage"],
         "microglia_rise_days": first_day(days, activated >= MICROGLIA_RISE),
-        "functional_slope_pts_per_month": _slope_per_month(days[window], ALSFRS_MAX * function[window]),
-        "mn_loss_pct_per_month": _slope_per_month(days[window], 100.0 * alive[window] / max(alive[window][0], 1e-9))
-        if window.any() else math.nan,
+        "functional_slope_pts_per_month": _slope_per_month(days[slope_window], ALSFRS_MAX * function[slope_window]),
+        "mn_loss_pct_per_month": _slope_per_month(days[munix_window], 100.0 * alive[munix_window] / max(alive[munix_window][0], 1e-9))
+        if munix_window.any() else math.nan,
+        "motor_unit_loss_pct_per_month": _slope_per_month(days[munix_window], 100.0 * units[munix_window] / max(units[munix_window][0], 1e-9))
+        if munix_window.any() else math.nan,
     }
 
 
-def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0) -> list[dict[str, Any]]:
+def stratified_individuals(d: DiseaseConfig, n: int, seed: int) -> list[Individual]:
+    """n individuals on a centred Latin hypercube of the preset's (drive, Treg) spreads: one quantile stratum each.
+
+    A random cohort of a few dozen can be a chance-fast or chance-slow sample of a population with a wide spread;
+    stratifying keeps every cohort's spread equal to the population's (variance reduction, not a different model).
+    """
+    u = qmc.LatinHypercube(d=2, scramble=False, rng=seed).random(n)
+    z = norm.ppf(u)
+    return [Individual(drive_multiplier=float(np.exp(d.individual_drive_sd_log * a)),
+                      treg_multiplier=float(np.exp(d.individual_treg_sd_log * b))) for a, b in z]
+
+
+def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0,
+               individuals: list[Individual] | None = None) -> list[dict[str, Any]]:
     """Control-arm read-outs of every individual, in seed order (parallel processes, identical results)."""
+    people = individuals or [None] * len(seeds)
     workers = min(workers or os.cpu_count() or 1, len(seeds))
     if workers < 2:
-        return [individual_outcomes(cfg, s) for s in seeds]
+        return [individual_outcomes(cfg, s, p) for s, p in zip(seeds, people)]
     ctx = worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(individual_outcomes, [cfg] * len(seeds), seeds))
+        return list(pool.map(individual_outcomes, [cfg] * len(seeds), seeds, people))
+
+
+def calibration_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0) -> list[dict[str, Any]]:
+    """The calibration cohort on `seeds`, its individuals drawn as `calibration.individuals` says."""
+    people = (stratified_individuals(cfg.disease, len(seeds), seeds[0])
+              if cfg.calibration.individuals == "stratified" else None)
+    return run_cohort(cfg, seeds, workers, people)
 
 
 # --------------------------------------------------------------------------- cohort statistics
@@ -137,6 +184,7 @@ STATISTICS: dict[str, Callable[[list[dict]], float]] = {
     "mean_functional_slope_pts_per_month": lambda c: _nan(np.mean)(_col(c, "functional_slope_pts_per_month")),
     "sd_functional_slope_pts_per_month": lambda c: _nan(_sd)(_col(c, "functional_slope_pts_per_month")),
     "mean_mn_loss_pct_per_month": lambda c: _nan(np.mean)(_col(c, "mn_loss_pct_per_month")),
+    "mean_motor_unit_loss_pct_per_month": lambda c: _nan(np.mean)(_col(c, "motor_unit_loss_pct_per_month")),
 }
 
 
@@ -195,11 +243,11 @@ def disease_values(cfg: SimConfig) -> dict[str, Any]:
 def trial(cfg: SimConfig, out_dir: Path, overrides: list[str]) -> dict[str, Any]:
     """Score the preset's current disease-course values on the fitting cohort; write calibration_trial.json."""
     targets = load_targets(cfg.calibration.targets_file, cfg.disease.name)
-    cohort = run_cohort(cfg, cohort_seeds(cfg), cfg.calibration.workers)
-    loss, rows = score(cohort, targets)
+    people = calibration_cohort(cfg, cohort_seeds(cfg), cfg.calibration.workers)
+    loss, rows = score(people, targets)
     result = {"non_clinical": True, "notice": sim.NOTICE, "preset": cfg.disease.name, "domain": cfg.domain.name,
               "loss": loss, "overrides": overrides, "values": disease_values(cfg), "seeds": cohort_seeds(cfg),
-              "targets": rows, "cohort": cohort, "version": sim.__version__}
+              "individuals": cfg.calibration.individuals, "targets": rows, "cohort": people, "version": sim.__version__}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / TRIAL_FILE, json.dumps(result, indent=1, default=_json_default) + "\n")
     return result
@@ -254,11 +302,12 @@ def fit_report(trials: list[dict], fitted_keys: list[str], start_values: dict[st
     fit = {"non_clinical": True, "notice": sim.NOTICE, "preset": best["preset"], "domain": best["domain"],
            "command": command, "n_trials": len(trials), "best_job": best["job"], "loss": best["loss"],
            "chosen": chosen, "start": {k: start_values.get(k) for k in fitted_keys}, "seeds": best["seeds"],
+           "individuals": best.get("individuals", "random"),
            "targets": best["targets"], "version": best["version"]}
     lines = [f"# Calibration of `{best['preset']}` (untreated course)", "", f"> {sim.NOTICE}", "",
              f"Reproduce: `{command}`", "",
              f"{len(trials)} trials, each a cohort of {len(best['seeds'])} virtual individuals (seeds {best['seeds'][0]}–"
-             f"{best['seeds'][-1]}) on the `{best['domain']}` domain; best trial {best['job']} (loss {best['loss']:.3g}). "
+             f"{best['seeds'][-1]}, individuals {fit['individuals']}) on the `{best['domain']}` domain; best trial {best['job']} (loss {best['loss']:.3g}). "
              "Only control arms were simulated: the treatment's effect is not part of the fit.", "",
              "## Chosen values", "", "| parameter | start | chosen |", "|---|---|---|"]
     lines += [f"| `{k}` | {_fmt(fit['start'][k])} | {_fmt(v)} |" for k, v in chosen.items()]
