@@ -507,16 +507,18 @@ def grid_shape(domain: DomainConfig) -> tuple[int, int]:
     return max(2, round(domain.height_um / domain.voxel_um)), max(2, round(domain.width_um / domain.voxel_um))
 
 
+def _check_choice(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is invalid: allowed values are {', '.join(allowed)}")
+
+
 def validate(cfg: SimConfig) -> SimConfig:
     """Check hard bounds and cross-field rules; raise ConfigError (one line) on the first problem."""
     _check_bounds(cfg)
-    if cfg.engine not in ENGINES:
-        raise ConfigError(f"engine={cfg.engine!r} is invalid: allowed values are {', '.join(ENGINES)}")
     d, t = cfg.disease, cfg.treatment
-    if cfg.calibration.individuals not in COHORT_DRAWS:
-        raise ConfigError(f"calibration.individuals={cfg.calibration.individuals!r} is invalid: allowed values are {', '.join(COHORT_DRAWS)}")
-    if d.species not in SPECIES:
-        raise ConfigError(f"disease.species={d.species!r} is invalid: allowed values are {', '.join(SPECIES)}")
+    _check_choice("engine", cfg.engine, ENGINES)
+    _check_choice("calibration.individuals", cfg.calibration.individuals, COHORT_DRAWS)
+    _check_choice("disease.species", d.species, SPECIES)
     if d.horizon_days <= d.start_day:
         raise ConfigError(f"disease.horizon_days={d.horizon_days:g} is invalid: allowed range is > disease.start_day ({d.start_day:g})")
     if d.ff_fraction + d.fr_fraction > 1.0:

@@ -59,8 +59,13 @@ def draw_individual(d: DiseaseConfig, rng: np.random.Generator) -> Individual:
     Muscle Nerve 32:43 (survival CV 6–9 % in SOD1-G93A mice); Treg spread: Henkel et al. 2013 EMBO Mol Med 5:64.
     """
     z = rng.standard_normal(2)  # always two draws, so one SD of 0 leaves the other draw unchanged
-    return Individual(drive_multiplier=float(np.exp(d.individual_drive_sd_log * z[0])),
-                      treg_multiplier=float(np.exp(d.individual_treg_sd_log * z[1])))
+    return individual_at(d, z[0], z[1])
+
+
+def individual_at(d: DiseaseConfig, z_drive: float, z_treg: float) -> Individual:
+    """The individual z_drive and z_treg standard deviations from the median on the preset's lognormal spreads."""
+    return Individual(drive_multiplier=float(np.exp(d.individual_drive_sd_log * z_drive)),
+                      treg_multiplier=float(np.exp(d.individual_treg_sd_log * z_treg)))
 
 
 @dataclass

@@ -32,7 +32,7 @@ from scipy.stats import norm, qmc
 
 import sim
 from sim.config import ConfigError, DiseaseConfig, SimConfig
-from sim.model import Individual
+from sim.model import Individual, individual_at
 from sim.recorder import write_text_atomic
 from sim.run import arm_outcomes, first_day, run_arm, worker_context
 
@@ -57,6 +57,13 @@ def _slope_per_month(days: np.ndarray, values: np.ndarray) -> float:
     if len(days) < 2:
         return math.nan
     return float(-np.polyfit(days / MONTH_DAYS, values, 1)[0])
+
+
+def relative_loss_per_month(days: np.ndarray, values: np.ndarray, window: np.ndarray) -> float:
+    """Decline in % of the window's first value per month (positive = falling), or NaN for an empty window."""
+    if not window.any():
+        return math.nan
+    return _slope_per_month(days[window], 100.0 * values[window] / max(values[window][0], 1e-9))
 
 
 def _follow_up(days: np.ndarray, onset: float | None, end: float | None, horizon: float, months: float) -> np.ndarray:
@@ -97,10 +104,8 @@ def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None
         "mn_fraction_at_end_stage": o["mn_alive_at_end_stage"],
         "microglia_rise_days": first_day(days, activated >= MICROGLIA_RISE),
         "functional_slope_pts_per_month": _slope_per_month(days[slope_window], ALSFRS_MAX * function[slope_window]),
-        "mn_loss_pct_per_month": _slope_per_month(days[munix_window], 100.0 * alive[munix_window] / max(alive[munix_window][0], 1e-9))
-        if munix_window.any() else math.nan,
-        "motor_unit_loss_pct_per_month": _slope_per_month(days[munix_window], 100.0 * units[munix_window] / max(units[munix_window][0], 1e-9))
-        if munix_window.any() else math.nan,
+        "mn_loss_pct_per_month": relative_loss_per_month(days, alive, munix_window),
+        "motor_unit_loss_pct_per_month": relative_loss_per_month(days, units, munix_window),
     }
 
 
@@ -110,10 +115,8 @@ def stratified_individuals(d: DiseaseConfig, n: int, seed: int) -> list[Individu
     A random cohort of a few dozen can be a chance-fast or chance-slow sample of a population with a wide spread;
     stratifying keeps every cohort's spread equal to the population's (variance reduction, not a different model).
     """
-    u = qmc.LatinHypercube(d=2, scramble=False, rng=seed).random(n)
-    z = norm.ppf(u)
-    return [Individual(drive_multiplier=float(np.exp(d.individual_drive_sd_log * a)),
-                      treg_multiplier=float(np.exp(d.individual_treg_sd_log * b))) for a, b in z]
+    z = norm.ppf(qmc.LatinHypercube(d=2, scramble=False, rng=seed).random(n))
+    return [individual_at(d, a, b) for a, b in z]
 
 
 def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0,

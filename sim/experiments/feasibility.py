@@ -52,7 +52,7 @@ def individual(log_t50: float, s: float, u: float, onset_index: float, end_index
     slope_w = calibrate._follow_up(t, onset, end, HORIZON_DAYS, calibrate.SLOPE_FOLLOW_UP_MONTHS)
     munix_w = calibrate._follow_up(t, onset, end, HORIZON_DAYS, calibrate.MUNIX_FOLLOW_UP_MONTHS)
     slope = calibrate._slope_per_month(t[slope_w], calibrate.ALSFRS_MAX * function[slope_w])
-    loss = calibrate._slope_per_month(t[munix_w], 100.0 * alive[munix_w] / alive[munix_w][0]) if munix_w.any() else np.nan
+    loss = calibrate.relative_loss_per_month(t, alive, munix_w)
     return {"onset_days": onset, "end_stage_days": end, "horizon_days": HORIZON_DAYS, "functional_slope_pts_per_month": slope,
             "mn_loss_pct_per_month": loss, "motor_unit_loss_pct_per_month": loss}
 
@@ -89,7 +89,8 @@ def scan(preset: str = "human_sporadic", targets_file: Path | str = "experiments
 
 
 def main(argv: list[str] | None = None) -> int:
-    preset = (argv if argv is not None else sys.argv[1:] or ["human_sporadic"])[0]
+    args = sys.argv[1:] if argv is None else argv
+    preset = args[0] if args else "human_sporadic"
     rows = scan(preset)
     print(sim.NOTICE)
     print(f"\n{len(rows)} grid points of the continuum limit for {preset}; "
