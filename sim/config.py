@@ -141,6 +141,17 @@ class DiseaseConfig:
         0.0, "1", (0.0, 0.5), HENKEL_2013 + " (blood Treg fraction 0.45–0.95 % across patients: SD of log ≈ 0.2)",
         "Between-individual SD of log systemic Treg level (lognormal multiplier of treg_systemic_baseline, median 1).",
         bounds=(0.0, 3.0))
+    # Regional spread (sim/spread.py): the person as regions affected one after another.
+    regions: int = param(
+        1, "regions", (1, 4), "Cedarbaum et al. 1999 J Neurol Sci 169:13, doi:10.1016/S0022-510X(99)00210-5 (ALSFRS-R: four "
+        "12-point domains); Ravits & La Spada 2009 Neurology 73:805, doi:10.1212/WNL.0b013e3181b6bbbd (focal onset, contiguous spread). "
+        "Mouse presets 1: their end points are hind-limb (lumbar) ones",
+        "Body regions of the individual, each one simulated patch; the person's indices are their means.", bounds=(1, 8))
+    spread_delay_days: float = param(
+        0.0, "d", (0.0, 720.0), ASSUMPTION + " (fitted; involvement of further regions at predictable proportions of the disease "
+        "course: Roche et al. 2012 Brain 135:847, doi:10.1093/brain/awr351)",
+        "Lag of each further region's disease clock behind the previous one, for the reference individual "
+        "(scaled by the individual's time scale, drive multiplier^(−1/(m+1))).", bounds=(0.0, 1e5))
     # Outcome definitions on the functional index (read-outs only: they never change the dynamics).
     onset_functional_index: float = param(
         0.9, "1", (0.8, 0.95), ASSUMPTION + " (clinical signs once ~10 % of muscle drive is lost despite reinnervation)",

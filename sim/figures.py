@@ -283,17 +283,29 @@ def mark_infusions(fig: go.Figure, infusion_days: Iterable[float], rows: int = 1
     return fig
 
 
+def has_further_regions(ts: pd.DataFrame) -> bool:
+    """Whether a run simulated body regions beyond the onset region's patch (sim/spread.py)."""
+    return "person_functional_index" in ts and not np.array_equal(ts["person_functional_index"], ts["functional_index"])
+
+
 def survival_and_function(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
-    """Surviving motor neurons (fraction) and functional index vs day, both arms in each panel."""
+    """Surviving motor neurons (fraction) and functional index vs day, both arms in each panel.
+
+    The panels show the simulated patch (with regional spread: the onset region); the whole person's
+    functional index is added as dotted lines when the run had further regions."""
     title = "Motor neurons: survival and function, treated vs control arm (same seed)"
     if ts.empty:
         return _empty(title, "no run yet")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
                         subplot_titles=("surviving motor neurons (fraction of start)",
                                         "functional index (muscle fibres driven, fraction)"))
+    regional = has_further_regions(ts)
     for arm in _arms(ts):
         fig.add_trace(_arm_line(ts, arm, "mn_alive_fraction", f"{arm} arm", "%{y:.1%} alive"), row=1, col=1)
         fig.add_trace(_arm_line(ts, arm, "functional_index", f"{arm} arm", "%{y:.2f}", show_legend=False), row=1, col=2)
+        if regional:  # the person (mean over body regions) next to the onset region's patch
+            fig.add_trace(_arm_line(ts, arm, "person_functional_index", f"{arm} arm, whole person (all regions)", "%{y:.2f}",
+                                    dash="dot"), row=1, col=2)
     mark_infusions(fig, infusion_days, cols=2)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", col=1)
     fig.update_yaxes(range=[0, 1.05], col=2)

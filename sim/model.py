@@ -19,7 +19,7 @@ import mesa
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim import pk
+from sim import pk, spread
 from sim.agents import MSC, Microglia, MotorNeuron, Treg
 from sim.agents import microglia as mg
 from sim.agents import motor_neuron as mn
@@ -32,6 +32,9 @@ from sim.treatment import cells_per_infusion, infusion_days
 
 BRUTE_FORCE_PAIRS = 20_000  # contact counting: below this many cell pairs, all pairs beat building a k-d tree
 STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa", "individual")
+# A further region of the same individual has its own tissue; its blood (MSC) and its draw are the individual's.
+TISSUE_STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "mesa")
+REGION_SPAWN_KEY = 1_000  # seeds region k's tissue streams from SeedSequence(seed, spawn_key=(1000, k))
 F = FIELD_INDEX
 
 
@@ -40,7 +43,7 @@ class NumericalError(RuntimeError):
 
 
 def logistic(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
+    return float(1.0 / (1.0 + np.exp(-max(x, -700.0))))  # exp overflows past 709; the value is 0 either way
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,15 @@ def individual_at(d: DiseaseConfig, z_drive: float, z_treg: float) -> Individual
                       treg_multiplier=float(np.exp(d.individual_treg_sd_log * z_treg)))
 
 
+def region_streams(seed: int, region: int = 0) -> dict[str, np.random.Generator]:
+    """The named random streams of one region of the individual `seed` (region 0: the seed's own streams)."""
+    streams = dict(zip(STREAMS, np.random.SeedSequence(seed).spawn(len(STREAMS))))
+    if region:
+        tissue = np.random.SeedSequence(seed, spawn_key=(REGION_SPAWN_KEY, region)).spawn(len(TISSUE_STREAMS))
+        streams.update(zip(TISSUE_STREAMS, tissue))
+    return {name: np.random.default_rng(s) for name, s in streams.items()}
+
+
 @dataclass
 class StepContext:
     """Per-step inputs shared by the vectorized rules and the per-agent `step()` methods."""
@@ -86,10 +98,13 @@ class StepContext:
 class ALSModel(mesa.Model):
     """A 2-D patch of lumbar ventral horn with motor neurons, microglia, Tregs and IV MSCs."""
 
-    def __init__(self, cfg: SimConfig, arm: str = "control", individual: Individual | None = None):
-        """`individual` replaces the seed's own draw (a stratified calibration cohort); None draws it from the seed."""
-        streams = np.random.SeedSequence(cfg.seed).spawn(len(STREAMS))
-        self.rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams)}
+    def __init__(self, cfg: SimConfig, arm: str = "control", individual: Individual | None = None, region: int = 0):
+        """`individual` replaces the seed's own draw (a stratified calibration cohort); None draws it from the seed.
+
+        `region` > 0 simulates a further body region of the same individual (sim/spread.py): its own tissue,
+        its local disease clock behind the onset region's.
+        """
+        self.rngs = region_streams(cfg.seed, region)
         super().__init__(rng=self.rngs["mesa"])
         self.cfg, self.arm = cfg, arm
         d, dom = cfg.disease, cfg.domain
@@ -102,6 +117,8 @@ class ALSModel(mesa.Model):
         self.n_steps = int(round((d.horizon_days - d.start_day) * 24 / self.dt_h))
         self.ctx = StepContext(dt_h=self.dt_h, dt_days=self.dt_h / 24)
         self.individual = individual or draw_individual(d, self.rngs["individual"])
+        self.region = region
+        self.lag_days = spread.region_lag_days(d, self.individual.drive_multiplier, region)
 
         self.neuron_store = Columns(mn.SCHEMA)
         self.microglia_store = Columns(mg.SCHEMA)
@@ -189,6 +206,7 @@ class ALSModel(mesa.Model):
 
     def _environment(self, day: float) -> None:
         d = self.cfg.disease
+        day -= self.lag_days  # the region's local disease clock
         self.leak = d.bscb_leak_baseline + (1 - d.bscb_leak_baseline) * logistic((day - d.bscb_leak_mid_day) / d.bscb_leak_width_days)
         self.eaat2 = 1.0 - d.eaat2_loss_max * logistic((day - d.eaat2_loss_mid_day) / d.eaat2_loss_width_days)
         m = self.cfg.msc
@@ -229,7 +247,7 @@ class ALSModel(mesa.Model):
 
     def _step_neurons(self) -> None:
         d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
-        ctx.drive = mn.intrinsic_drive(ctx.day, d.drive_per_day * self.individual.drive_multiplier, d.drive_ref_day,
+        ctx.drive = mn.intrinsic_drive(ctx.day - self.lag_days, d.drive_per_day * self.individual.drive_multiplier, d.drive_ref_day,
                                        d.drive_exponent, d.drive_offset_days)
         idx = self._neuron_voxels()
         inputs = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 import sim
+from sim import spread
 from sim.config import DiseaseConfig, SimConfig
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
@@ -33,22 +34,46 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_
             individual: Individual | None = None) -> ArmRecord:
     """Simulate one arm from the preset's start day to its horizon (as `individual`, if given, not the seed's draw).
 
-    Snapshots are kept in the returned record, or with `spool_dir` streamed to files there as they are taken.
+    The onset region is recorded in full: snapshots are kept in the returned record, or with `spool_dir`
+    streamed to files there as they are taken. Further regions (`disease.regions`, sim/spread.py) are
+    simulated after it and enter the rows as the person's columns.
     """
+    regions = cfg.disease.regions
     model = ALSModel(cfg, arm, individual)
     steps_per_day = 24.0 / model.dt_h
-    rec = Recorder(model, record_every=round(cfg.domain.record_every_hours / model.dt_h),
+    record_every = round(cfg.domain.record_every_hours / model.dt_h)
+    rec = Recorder(model, record_every=record_every,
                    snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=spool_dir)
     try:
-        rec.observe(0)
-        for k in range(1, model.n_steps + 1):
-            model.step()
-            rec.observe(k, final=k == model.n_steps)
-            if progress and k % max(1, model.n_steps // 100) == 0:
-                progress(arm, k / model.n_steps)
-        return rec.finish()
+        _advance(model, rec.observe, progress, arm, 0, regions)
+        record = rec.finish()
     finally:
         rec.close()
+    others = [_region_rows(ALSModel(cfg, arm, model.individual, region=k), record_every, progress, regions)
+              for k in range(1, regions)]
+    spread.add_person_columns(record.rows, others)
+    return record
+
+
+def _region_rows(model: ALSModel, record_every: int, progress: ProgressFn | None, regions: int) -> list[dict[str, float]]:
+    """The time-series rows of a further region (no snapshots: only its indices enter the record)."""
+    rows: list[dict[str, float]] = []
+
+    def observe(step: int, final: bool = False) -> None:
+        if step % record_every == 0 or final:
+            rows.append(model.metrics())
+    _advance(model, observe, progress, model.arm, model.region, regions)
+    return rows
+
+
+def _advance(model: ALSModel, observe: Callable[..., None], progress: ProgressFn | None, arm: str, region: int, regions: int) -> None:
+    """Step `model` to its horizon, observing every step; progress counts all regions of the arm."""
+    observe(0)
+    for k in range(1, model.n_steps + 1):
+        model.step()
+        observe(k, final=k == model.n_steps)
+        if progress and k % max(1, model.n_steps // 100) == 0:
+            progress(arm, (region + k / model.n_steps) / regions)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -101,20 +126,22 @@ def first_day(days: np.ndarray, mask: np.ndarray) -> float | None:
 
 
 def arm_outcomes(r: ArmRecord, d: DiseaseConfig) -> dict:
-    """Per-arm read-outs. Onset and end stage are thresholds on the functional index (see DiseaseConfig)."""
+    """Per-arm read-outs. Onset and end stage are thresholds on the functional index (see DiseaseConfig):
+    onset on the onset region's, end stage on the person's (the mean over regions, sim/spread.py)."""
     days = np.array([row["day"] for row in r.rows])
-    alive = np.array([row["mn_alive_fraction"] for row in r.rows])
-    function = np.array([row["functional_index"] for row in r.rows])
+    alive = np.array([row["person_mn_alive_fraction"] for row in r.rows])
+    onset_region = np.array([row["functional_index"] for row in r.rows])
+    function = np.array([row["person_functional_index"] for row in r.rows])
     final = r.rows[-1]
     end_stage = first_day(days, function < d.end_stage_functional_index)
     return {
         "t50_days": t50_days(r),
-        "onset_days": first_day(days, function < d.onset_functional_index),
+        "onset_days": first_day(days, onset_region < d.onset_functional_index),
         "end_stage_days": end_stage,
         "mn_alive_at_end_stage": float(alive[days == end_stage][0]) if end_stage is not None else None,
-        "mn_alive_final": final["mn_alive_fraction"],
+        "mn_alive_final": final["person_mn_alive_fraction"],
         "mn_total": r.n_neurons,
-        "functional_index_final": final["functional_index"],
+        "functional_index_final": final["person_functional_index"],
         "auc_alive_days": float(np.trapezoid(alive, days)),
         "infusion_days": r.infusion_days,
         "individual": r.individual,
@@ -176,6 +203,7 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "clock": d.clock,
         "calibration": d.calibration or "not calibrated (no fit recorded for this preset)",
         "days": [d.start_day, d.horizon_days],
+        "regions": d.regions,
         "individual": records[0].individual,
         "arms": arms,
         "effect": paired_effect(arms["control"], arms["treated"], d.horizon_days) if "treated" in arms else None,
@@ -196,6 +224,9 @@ def summary_table(summary: dict) -> str:
              f"{'arm':<9} {'T50 (days to 50% MN loss)':>26} {'MN alive at end':>16} {'functional index':>17}"]
     for arm, o in summary["arms"].items():
         lines.append(f"{arm:<9} {_fmt_day(o['t50_days']):>26} {o['mn_alive_final']:>16.1%} {o['functional_index_final']:>17.2f}")
+    if summary.get("regions", 1) > 1:
+        lines.append(f"(T50: the onset region's patch; MN alive and functional index: the whole individual, "
+                     f"mean over {summary['regions']} body regions)")
     e = summary["effect"]
     if e is not None:
         t = summary["treatment"]

@@ -57,6 +57,18 @@ def test_identical_arms_are_both_drawn_as_they_are():
     assert not vlines(fig)
 
 
+def test_the_whole_person_is_drawn_only_when_the_run_had_further_regions():
+    ts = timeseries()
+    ts["person_functional_index"] = ts["functional_index"]  # one region: the person is the patch
+    assert not [t for t in figures.survival_and_function(ts).data if "whole person" in t.name]
+    ts["person_functional_index"] = (ts["functional_index"] + 1.0) / 2  # a second region, still intact
+    fig = figures.survival_and_function(ts)
+    person = traces_named(fig, "control arm, whole person (all regions)")
+    assert len(person) == 1 and person[0].line.dash == "dot" and person[0].xaxis == "x2"
+    assert list(person[0].y) == list(ts.loc[ts["arm"] == "control", "person_functional_index"])
+    assert len(traces_named(fig, "treated arm, whole person (all regions)")) == 1
+
+
 def test_microglia_tregs_and_field_means():
     ts = timeseries()
     mg = figures.microglia_curves(ts, [33.0])

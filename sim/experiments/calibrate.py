@@ -88,9 +88,10 @@ def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None
     o = arm_outcomes(record, cfg.disease)
     rows = record.rows
     days = np.array([r["day"] for r in rows])
-    alive = np.array([r["mn_alive_fraction"] for r in rows])
-    units = np.array([r["motor_unit_index"] for r in rows])
-    function = np.array([r["functional_index"] for r in rows])
+    # the person's indices: means over the body regions (sim/spread.py); one region = the patch
+    alive = np.array([r["person_mn_alive_fraction"] for r in rows])
+    units = np.array([r["person_motor_unit_index"] for r in rows])
+    function = np.array([r["person_functional_index"] for r in rows])
     activated = np.array([r["microglia_total"] - r["microglia_surveillant"] for r in rows]) / max(rows[0]["microglia_total"], 1)
     onset, end = o["onset_days"], o["end_stage_days"]
     horizon = cfg.disease.horizon_days
@@ -149,15 +150,30 @@ def _col(cohort: list[dict], key: str, censor_at_horizon: bool = False) -> np.nd
 
 
 def _survival_from_onset(cohort: list[dict]) -> np.ndarray:
-    return _col(cohort, "end_stage_days", censor_at_horizon=True) - _col(cohort, "onset_days")
+    """Onset → end stage, censored at the horizon; +inf for an individual without onset in the simulated days.
+
+    Every virtual individual develops the disease (the drive only grows), but the slowest progressors' whole
+    course can outrun the horizon. They count as longer survivors than every observed one: dropping them
+    would leave a cohort of the faster progressors only, its survival biased short and its spread narrow.
+    The median and lower quartile stay exact while fewer than half of the cohort is censored this way.
+    """
+    end, onset = _col(cohort, "end_stage_days", censor_at_horizon=True), _col(cohort, "onset_days")
+    return np.where(np.isnan(onset), math.inf, end - onset)
+
+
+def _median_censored(x: np.ndarray) -> float:
+    """Median of values that may be right-censored at +inf (NaN ignored); inf if half or more are."""
+    x = x[~np.isnan(x)]
+    return float(np.median(x)) if len(x) else math.nan
 
 
 def _log_sd_lower_half(x: np.ndarray) -> float:
     """σ of log survival from the median and lower quartile (robust to right-censoring at the horizon)."""
-    x = x[np.isfinite(x) & (x > 0)]
+    x = x[~np.isnan(x) & (x > 0)]
     if len(x) < 4:
         return math.nan
-    return float((np.log(np.median(x)) - np.log(np.percentile(x, 25))) / Z_QUARTILE)
+    with np.errstate(invalid="ignore"):
+        return float((np.log(np.median(x)) - np.log(np.percentile(x, 25))) / Z_QUARTILE)
 
 
 def _nan(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
@@ -177,12 +193,12 @@ STATISTICS: dict[str, Callable[[list[dict]], float]] = {
     "mean_onset_days": lambda c: _nan(np.mean)(_col(c, "onset_days", True)),
     "median_onset_days": lambda c: _nan(np.median)(_col(c, "onset_days", True)),
     "sd_onset_days": lambda c: _nan(_sd)(_col(c, "onset_days", True)),
-    "median_onset_to_end_stage_days": lambda c: _nan(np.median)(_survival_from_onset(c)),
+    "median_onset_to_end_stage_days": lambda c: _median_censored(_survival_from_onset(c)),
     "mean_mn_fraction_at_60d": lambda c: _nan(np.mean)(_col(c, "mn_fraction_at_60d")),
     "median_t50_days": lambda c: _nan(np.median)(_col(c, "t50_days", True)),
     "median_mn_fraction_at_end_stage": lambda c: _nan(np.median)(_col(c, "mn_fraction_at_end_stage")),
     "median_microglia_rise_days": lambda c: _nan(np.median)(_col(c, "microglia_rise_days", True)),
-    "median_survival_from_onset_months": lambda c: _nan(np.median)(_survival_from_onset(c)) / MONTH_DAYS,
+    "median_survival_from_onset_months": lambda c: _median_censored(_survival_from_onset(c)) / MONTH_DAYS,
     "log_survival_sd": lambda c: _log_sd_lower_half(_survival_from_onset(c)),
     "mean_functional_slope_pts_per_month": lambda c: _nan(np.mean)(_col(c, "functional_slope_pts_per_month")),
     "sd_functional_slope_pts_per_month": lambda c: _nan(_sd)(_col(c, "functional_slope_pts_per_month")),
