@@ -511,19 +511,22 @@ class ALSModel(mesa.Model):
         out["infused"] = self.msc_infused
         return out
 
-    def metrics(self) -> dict[str, float]:
-        """One row of the time series (aggregate state after the last step)."""
-        n, s = self.neuron_store, self.microglia_store
+    def neuron_metrics(self) -> dict[str, float]:
+        """The motor-neuron columns of a time-series row (all that a further body region contributes)."""
+        n = self.neuron_store
         alive = n["alive"]
-        row = {
-            "arm": self.arm,
-            "day": round(self.day, 6),
+        return {
             "mn_alive": int(alive.sum()),
             "mn_alive_fraction": float(alive.mean()),
             "mn_mean_health": float(n["health"][alive].mean()) if alive.any() else 0.0,
             "functional_index": mn.functional_index(n["unit_size"], n["health"], alive, self.n_neurons, self.cfg.neurons),
             "motor_unit_index": mn.motor_unit_number_index(n["unit_size"], n["health"], alive, self.n_neurons, self.cfg.neurons),
         }
+
+    def metrics(self) -> dict[str, float]:
+        """One row of the time series (aggregate state after the last step)."""
+        s = self.microglia_store
+        row = {"arm": self.arm, "day": round(self.day, 6), **self.neuron_metrics()}
         for i, name in enumerate(FIELD_NAMES):
             row[f"mean_{name}"] = float(self.solver.values[i].mean())
         for code, name in enumerate(mg.STATE_NAMES):

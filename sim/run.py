@@ -45,7 +45,7 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_
     rec = Recorder(model, record_every=record_every,
                    snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=spool_dir)
     try:
-        _advance(model, rec.observe, progress, arm, 0, regions)
+        _advance(model, rec.observe, progress, regions)
         record = rec.finish()
     finally:
         rec.close()
@@ -56,24 +56,24 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_
 
 
 def _region_rows(model: ALSModel, record_every: int, progress: ProgressFn | None, regions: int) -> list[dict[str, float]]:
-    """The time-series rows of a further region (no snapshots: only its indices enter the record)."""
+    """The motor-neuron columns of a further region on the recorded days (no snapshots: only its indices enter the record)."""
     rows: list[dict[str, float]] = []
 
     def observe(step: int, final: bool = False) -> None:
         if step % record_every == 0 or final:
-            rows.append(model.metrics())
-    _advance(model, observe, progress, model.arm, model.region, regions)
+            rows.append(model.neuron_metrics())
+    _advance(model, observe, progress, regions)
     return rows
 
 
-def _advance(model: ALSModel, observe: Callable[..., None], progress: ProgressFn | None, arm: str, region: int, regions: int) -> None:
-    """Step `model` to its horizon, observing every step; progress counts all regions of the arm."""
+def _advance(model: ALSModel, observe: Callable[..., None], progress: ProgressFn | None, regions: int) -> None:
+    """Step `model` to its horizon, observing every step; progress counts all `regions` of the model's arm."""
     observe(0)
     for k in range(1, model.n_steps + 1):
         model.step()
         observe(k, final=k == model.n_steps)
         if progress and k % max(1, model.n_steps // 100) == 0:
-            progress(arm, (region + k / model.n_steps) / regions)
+            progress(model.arm, (model.region + k / model.n_steps) / regions)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
