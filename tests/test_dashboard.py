@@ -343,3 +343,12 @@ def test_page_has_the_notice_twice_and_no_advice_wording():
     own = [t for t in _texts([layout.controls(), layout.run_tab(), layout.sweep_tab(["."])]) if sim.NOTICE not in t]
     words = ("recommend", "optimal", "effective", "efficacy", "should")
     assert not [t for t in own if any(w in t.lower() for w in words)]
+
+
+@pytest.mark.parametrize("preset", ["sod1_g93a_mouse", "human_sporadic"])
+def test_the_preset_menu_states_the_calibration_status_every_run_prints(preset):
+    from sim.dashboard.layout import DISEASE_LABELS, disease_label
+    status = compose_config([f"disease={preset}"]).disease.calibration
+    label = disease_label(preset)
+    assert label.startswith(DISEASE_LABELS[preset])
+    assert ("not calibrated" in label) == status.startswith("NOT calibrated")

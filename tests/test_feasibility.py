@@ -24,7 +24,8 @@ def test_a_continuum_individual_has_the_analytic_onset_and_end_stage():
 
 def test_individual_spread_scales_each_time_axis_and_orders_the_cohort():
     people = feasibility.cohort(0.6, 0.5, 1095.0, 0.9, 2.0, onset_index=0.9, end_index=0.4, n=41)
-    survival = calibrate._survival_from_onset(people)
+    survival, observed = calibrate._survival_from_onset(people)
+    assert observed.all()
     assert np.all(np.diff(survival) < 0)  # z rises → faster individual → shorter survival
     sigma = calibrate.STATISTICS["log_survival_sd"](people)
     assert sigma == pytest.approx(0.9, abs=0.08)  # the spread of log time scales is the survival spread

@@ -1,11 +1,12 @@
 """The page: notice banner, run controls and results, tissue view, curves, sweep view, explain panel."""
 from __future__ import annotations
 
+import yaml
 from dash import dcc, html
 
 import sim
 from sim import figures
-from sim.cli import group_options
+from sim.cli import CONFIG_DIR, group_options
 from sim.dashboard import explain
 from sim.dashboard.runs import new_id
 from sim.fields import FIELD_SPECS
@@ -22,7 +23,7 @@ INPUTS = {
     "seed": ("seed", "whole number", "the same seed gives the same virtual individual", 0, 1_000_000, 1, 0),
 }
 DISEASE_LABELS = {"sod1_g93a_mouse": "SOD1-G93A mouse (clock: age in days)",
-                  "human_sporadic": "human sporadic ALS (clock: days since onset; not calibrated)"}
+                  "human_sporadic": "human sporadic ALS (clock: days since onset)"}
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True}  # fill the page's width
 
 
@@ -43,8 +44,16 @@ def _number(id_: str) -> html.Label:
                        dcc.Input(id=id_, type="number", min=lo, max=hi, step=step, value=value, debounce=True)])
 
 
+def disease_label(preset: str) -> str:
+    """The dropdown's name for a preset, with its calibration status read from the preset itself, so the
+    page can never claim more (or less) than every run prints."""
+    status = str(yaml.safe_load((CONFIG_DIR / "disease" / f"{preset}.yaml").read_text()).get("calibration") or "")
+    state = "fitted to natural history" if status.startswith("fitted") else "not calibrated"
+    return f"{DISEASE_LABELS.get(preset, preset)}; {state}"
+
+
 def controls() -> html.Div:
-    options = [{"label": DISEASE_LABELS.get(o, o), "value": o} for o in group_options("disease")]
+    options = [{"label": disease_label(o), "value": o} for o in group_options("disease")]
     return html.Div(className="controls", children=[
         html.H3("Scenario"),
         html.Label(["disease preset", dcc.Dropdown(id="disease", options=options, value="sod1_g93a_mouse",
