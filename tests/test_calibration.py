@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 import yaml
 from scipy import stats
 
@@ -158,7 +157,7 @@ def test_on_a_cohort_of_32_the_likelihood_spread_is_far_less_noisy_than_the_quar
         cohort = [_person(0.0, t) for t in 900.0 * np.exp(rng.standard_normal(32))]
         time, observed = calibrate._survival_from_onset(cohort)
         median, lower = (calibrate._km_quantile(time, observed, p) for p in (0.5, 0.25))
-        quartile.append(math.log(median / lower) / norm.ppf(0.75))  # a lognormal's σ from its quartiles
+        quartile.append(math.log(median / lower) / stats.norm.ppf(0.75))  # a lognormal's σ from its quartiles
         likelihood.append(calibrate.STATISTICS["log_survival_sd"](cohort))
     assert abs(np.mean(likelihood) - 1.0) < 0.05 and abs(np.mean(quartile) - 1.0) < 0.1  # both centred near σ = 1
     assert np.std(likelihood) < 0.16 < 0.24 < np.std(quartile)
