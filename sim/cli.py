@@ -23,6 +23,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+import yaml
 
 from sim.config import ConfigError, SimConfig, validate
 from sim.experiments import calibrate, sweep
@@ -40,6 +41,11 @@ ConfigStore.instance().store(name="base_config", node=SimConfig)
 
 def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def preset_values(group: str) -> dict[str, dict]:
+    """Each preset of a config group as written in its yaml file (no defaults merged), by name."""
+    return {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted((CONFIG_DIR / group).glob("*.yaml"))}
 
 
 def _check_group_choices(overrides: list[str]) -> None:

@@ -14,13 +14,11 @@ import math
 import sys
 from pathlib import Path
 
-import yaml
-
 import sim
+from sim.cli import preset_values
 from sim.config import SimConfig, iter_params
 from sim.params import ASSUMPTION
 
-CONFIGS = Path(__file__).parent / "configs"
 DOCS = Path(__file__).parent.parent / "docs"
 OUT = DOCS / "parameters.md"
 MODEL_MD = DOCS / "model.md"
@@ -35,10 +33,6 @@ def _num(x) -> str:
     if isinstance(x, float) and math.isinf(x):
         return "∞"
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)
-
-
-def _preset_values(group: str) -> dict[str, dict]:
-    return {p.stem: yaml.safe_load(p.read_text()) or {} for p in sorted((CONFIGS / group).glob("*.yaml"))}
 
 
 def _rows(obj, prefix: str, presets: dict[str, dict]):
@@ -62,7 +56,7 @@ def render() -> str:
              "Each value is the default; preset values that differ are given in brackets. *plausible* is the",
              "range the evidence (or judgement, for assumptions) supports; hard limits the CLI enforces are in",
              "the code. Any parameter is a Hydra override, e.g. `alsim neurons.w_ros=0.5`.", ""]
-    groups = {"disease": _preset_values("disease"), "treatment": _preset_values("treatment"), "domain": _preset_values("domain")}
+    groups = {"disease": preset_values("disease"), "treatment": preset_values("treatment"), "domain": preset_values("domain")}
     for section in SECTIONS:
         node = getattr(cfg, section)
         lines += [f"## `{section}` — {type(node).__doc__.strip().splitlines()[0]}", "",

@@ -347,8 +347,9 @@ def test_page_has_the_notice_twice_and_no_advice_wording():
 
 @pytest.mark.parametrize("preset", ["sod1_g93a_mouse", "human_sporadic"])
 def test_the_preset_menu_states_the_calibration_status_every_run_prints(preset):
+    from sim.cli import preset_values
     from sim.dashboard.layout import DISEASE_LABELS, disease_label
     status = compose_config([f"disease={preset}"]).disease.calibration
-    label = disease_label(preset)
+    label = disease_label(preset, preset_values("disease")[preset])
     assert label.startswith(DISEASE_LABELS[preset])
     assert ("not calibrated" in label) == status.startswith("NOT calibrated")

@@ -1,12 +1,11 @@
 """The page: notice banner, run controls and results, tissue view, curves, sweep view, explain panel."""
 from __future__ import annotations
 
-import yaml
 from dash import dcc, html
 
 import sim
 from sim import figures
-from sim.cli import CONFIG_DIR, group_options
+from sim.cli import preset_values
 from sim.dashboard import explain
 from sim.dashboard.runs import new_id
 from sim.fields import FIELD_SPECS
@@ -44,16 +43,16 @@ def _number(id_: str) -> html.Label:
                        dcc.Input(id=id_, type="number", min=lo, max=hi, step=step, value=value, debounce=True)])
 
 
-def disease_label(preset: str) -> str:
-    """The dropdown's name for a preset, with its calibration status read from the preset itself, so the
+def disease_label(preset: str, values: dict) -> str:
+    """The dropdown's name for a preset, with the calibration status its yaml `values` state, so the
     page can never claim more (or less) than every run prints."""
-    status = str(yaml.safe_load((CONFIG_DIR / "disease" / f"{preset}.yaml").read_text()).get("calibration") or "")
+    status = str(values.get("calibration") or "")
     state = "fitted to natural history" if status.startswith("fitted") else "not calibrated"
     return f"{DISEASE_LABELS.get(preset, preset)}; {state}"
 
 
 def controls() -> html.Div:
-    options = [{"label": disease_label(o), "value": o} for o in group_options("disease")]
+    options = [{"label": disease_label(name, values), "value": name} for name, values in preset_values("disease").items()]
     return html.Div(className="controls", children=[
         html.H3("Scenario"),
         html.Label(["disease preset", dcc.Dropdown(id="disease", options=options, value="sod1_g93a_mouse",
