@@ -501,7 +501,7 @@ def bench_runs(sz: Sizes, profile_path: Path) -> dict:
 
 def profile_runs(sz: Sizes, tmp: Path) -> str:
     """cProfile of each scenario simulated in this process (arms one after the other, folder written)."""
-    from sim.cli import compose_config
+    from sim.presets import compose_config
     from sim.run import run_to_folder
 
     text = [f"alsim profile summaries (python benchmarks/run.py, mode={MODE}); arms run serially in one process.\n"]
@@ -528,7 +528,7 @@ def profile_runs(sz: Sizes, tmp: Path) -> str:
 def bench_scaling(sz: Sizes) -> dict:
     """Time per simulated day of five models (agents ×1/×4/×16, voxels ×1/×4/×16; ×1 is one model), stepped
     round-robin one block at a time so they share the machine's load; medians over the blocks."""
-    from sim.cli import compose_config
+    from sim.presets import compose_config
     from sim.config import grid_shape
     from sim.model import ALSModel
 

@@ -7,10 +7,8 @@ that still fails records `failure.json` and the sweep goes on (see `sim.experime
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -18,113 +16,20 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-import yaml
 
 from sim.config import ConfigError, SimConfig, validate
-from sim.experiments import calibrate, sweep
+from sim.experiments import sweep
 from sim.model import NumericalError
+from sim.presets import CONFIG_DIR, check_known_keys, compose_config
 from sim.recorder import nearest_existing
 from sim.run import config_hash, git_commit, run_to_folder, summary_table
 
-CONFIG_DIR = Path(__file__).parent / "configs"
-GROUPS = ("disease", "treatment", "domain")
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
-
-ConfigStore.instance().store(name="base_config", node=SimConfig)
-
-
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
-
-
-def preset_values(group: str) -> dict[str, dict]:
-    """Each preset of a config group as written in its yaml file (no defaults merged), by name."""
-    return {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) or {} for p in sorted((CONFIG_DIR / group).glob("*.yaml"))}
-
-
-def _check_group_choices(overrides: list[str]) -> None:
-    for ov in overrides:
-        key, sep, value = ov.lstrip("+~").partition("=")
-        if ov.startswith("~") and not key.startswith("hydra") and not (CONFIG_DIR / key).is_dir():
-            raise ConfigError(f"~{key} is invalid: a parameter cannot be deleted; give it a value instead ({key}=…)")
-        if sep and not key.startswith("hydra") and (CONFIG_DIR / key).is_dir() and value not in group_options(key):
-            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}")
-        if sep and key == "experiment" and not ov.startswith("+"):
-            raise ConfigError(f"experiment={value} is invalid: a preset is added with a plus, +experiment={value}")
-
-
-def _unknown_keys(node: DictConfig, obj: object, prefix: str = "") -> list[str]:
-    """Keys of the composed config that the dataclass tree (`obj`) does not declare, at any depth."""
-    names = {f.name for f in dataclasses.fields(obj)}
-    out = []
-    for key in node.keys():
-        full = f"{prefix}{key}"
-        if full == "hydra":
-            continue
-        if key not in names:
-            out.append(full)
-        elif dataclasses.is_dataclass(getattr(obj, key)) and OmegaConf.is_dict(node._get_node(key)):
-            out += _unknown_keys(node._get_node(key), getattr(obj, key), full + ".")
-    return out
-
-
-def _check_known_keys(cfg: DictConfig) -> None:
-    """Hydra lets `+key=value` add a key (also `+treatment.foo=1`); the model would silently ignore it, so refuse it."""
-    unknown = _unknown_keys(cfg, SimConfig())
-    if unknown:
-        raise ConfigError(f"{unknown[0]} is not a known parameter (the full list is in docs/parameters.md)")
-
-
-def _one_line(exc: Exception, overrides: list[str]) -> str:
-    """Turn a Hydra/OmegaConf composition error into one line naming the key."""
-    text = f"{exc}\n{exc.__cause__ or ''}"
-    key = re.search(r"full_key: ([\w.\[\]]+)", text) or re.search(r"Could not override '([\w.]+)'", text)
-    if key:
-        k = key.group(1)
-        given = next((ov.partition("=")[2] for ov in overrides if ov.lstrip("+~").partition("=")[0] == k), "?")
-        if "not in struct" in text or re.search(r"Key '\w+' not in", text):
-            return f"{k} is not a known parameter (the full list is in docs/parameters.md)"
-        if "is not a subclass of" in text:
-            return f"{k}={given} is invalid: {k} is a group of parameters, not one value (set {k}.<name>=…; see docs/parameters.md)"
-        if "is not Optional" in text:
-            return f"{k}={given} is invalid: a value is required (null is not allowed)"
-        expected = re.search(r"could not be converted to (\w+)|is not a valid (bool)|Cannot convert '\w+' to (string)", text)
-        kind = next((g for g in expected.groups() if g), "") if expected else ""
-        allowed = f"expected a value of type {'str' if kind == 'string' else kind}" if expected else text.splitlines()[0]
-        return f"{k}={given} is invalid: {allowed}"
-    first = text.strip().splitlines()[0]
-    if type(exc).__name__ == "OverrideParseException":
-        return f"could not parse the override(s) {' '.join(overrides)}: {first}"
-    return first
-
-
-def compose_config(overrides: list[str]) -> SimConfig:
-    """Compose and validate a single run's config exactly as `alsim` would, without side effects."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    _check_group_choices(overrides)
-    running = GlobalHydra.instance()  # inside a Hydra app (sweep checks) keep its state aside
-    saved = running.hydra if running.is_initialized() else None
-    running.clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
-            _check_known_keys(cfg)
-            obj = OmegaConf.to_object(cfg)
-    except (HydraException, OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(_one_line(exc, overrides)) from None
-    finally:
-        if saved is not None:
-            GlobalHydra.instance().initialize(saved)
-    return validate(obj)
 
 
 def _fail(message: str) -> None:
@@ -213,12 +118,13 @@ def run_job(cfg: DictConfig) -> float | None:
             return _calibration_trial(cfg, out_dir, list(hc.overrides.task))
         return _sweep_job(cfg, out_dir, list(hc.overrides.task))
     try:
-        _check_known_keys(cfg)
+        check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
     except ConfigError as exc:
         _remove_job_folder(out_dir)
         _fail(str(exc))
     if sim_cfg.calibration.enabled:  # score the preset's current values against the natural-history bands
+        from sim.experiments import calibrate  # scipy.stats and the cohort code: only calibration needs them
         try:
             result = calibrate.trial(sim_cfg, out_dir, list(hc.overrides.task))
         except ConfigError as exc:
@@ -238,8 +144,10 @@ def run_job(cfg: DictConfig) -> float | None:
 
 def _calibration_trial(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float:
     """One calibration trial (the sweeper minimises the returned loss); a failing trial scores very badly."""
+    from sim.experiments import calibrate
+
     try:
-        _check_known_keys(cfg)
+        check_known_keys(cfg)
         result = calibrate.trial(validate(OmegaConf.to_object(cfg)), out_dir, overrides)
         return float(result["loss"])
     except Exception as exc:  # one bad proposal must not end the calibration: record it and go on
@@ -262,7 +170,7 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
     Jobs run serially inside (the launcher provides the parallelism).
     """
     try:
-        _check_known_keys(cfg)
+        check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
         cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
         key = sweep.cache_key(config_hash(sim_cfg), git_commit())

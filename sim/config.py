@@ -20,21 +20,6 @@ from sim.params import ASSUMPTION, param, setting, switch
 
 INF = math.inf
 
-# Frequently cited sources (papers, never files).
-SYKOVA_2008 = "Syková & Nicholson 2008 Physiol Rev 88:1277, doi:10.1152/physrev.00027.2007"
-STROH_2003 = "Stroh et al. 2003 Biophys J 85:581, doi:10.1016/S0006-3495(03)74502-0"
-KELLER_2018 = "Keller, Erö & Markram 2018 Front Neuroanat 12:83, doi:10.3389/fnana.2018.00083"
-HENDERSON_1993 = "Henderson et al. 1993 Nature 363:266, doi:10.1038/363266a0"
-HENDERSON_1994 = "Henderson et al. 1994 Science 266:1062, doi:10.1126/science.7973664"
-LEE_2009 = "Lee RH et al. 2009 Cell Stem Cell 5:54, doi:10.1016/j.stem.2009.05.003"
-EGGENHOFER_2012 = "Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297"
-TOMA_2009 = "Toma et al. 2009 Circ Res, doi:10.1161/CIRCRESAHA.108.186742"
-UCCELLI_2012 = "Uccelli et al. 2012 Mol Med 18:794, doi:10.2119/molmed.2011.00498"
-HENKEL_2013 = "Henkel et al. 2013 EMBO Mol Med 5:64, doi:10.1002/emmm.201201544"
-ZHONG_2008 = "Zhong et al. 2008 Nat Neurosci 11:420, doi:10.1038/nn2073"
-ALEXIANU_2001 = "Alexianu, Kozovska & Appel 2001 Neurology 57:1282, doi:10.1212/WNL.57.7.1282"
-TKACH_2014 = "Tkach et al. 2014 eLife 3:e01944, doi:10.7554/eLife.01944"
-
 
 class ConfigError(ValueError):
     """A configuration value outside its allowed range; the message is one line."""
@@ -51,11 +36,11 @@ class DomainConfig:
     voxel_um: float = setting(20.0, "Edge of a square field voxel.", unit="µm", bounds=(1.0, 500.0))
     slab_thickness_um: float = param(
         20.0, "µm", (20.0, 40.0),
-        "Keller, Erö & Markram 2018 (density conversion n2D = n3D·t, section thickness of the calibration data)",
+        'assumption (2-D density conversion n2D = n3D·t with t = 20 µm, a typical section thickness of calibration counts; Keller et al. 2018 give 3-D densities only, not the conversion)',
         "Thickness of the slab the 2-D patch stands for; converts secretion into concentration.",
         bounds=(1.0, 1000.0))
     ecs_fraction: float = param(
-        0.2, "1", (0.12, 0.24), SYKOVA_2008,
+        0.2, "1", (0.12, 0.24), 'Syková & Nicholson 2008 Physiol Rev 88:1277, doi:10.1152/physrev.00027.2007: ECS volume fraction ≈ 0.20 in normal brain (TMA+ real-time iontophoresis); range 0.12–0.24 from osmotic/slice data',
         "Extracellular volume fraction α; secreted molecules dilute into α·voxel volume.",
         bounds=(0.01, 1.0))
     record_every_hours: float = setting(24.0, "Cadence of rows in timeseries.parquet.", unit="h",
@@ -76,88 +61,86 @@ class DiseaseConfig:
         "", "Calibration status of the untreated course, printed with every run (experiments/calibration/README.md); "
         "empty for a preset that was never calibrated.")
     body_weight_kg: float = param(
-        0.025, "kg", (0.018, 100.0), "mouse ≈25 g: Uccelli et al. 2012 Mol Med 18:794, doi:10.2119/molmed.2011.00498; human 70 kg reference adult (assumption)",
+        0.025, "kg", (0.018, 100.0), "assumption (adult SOD1-G93A mouse ≈25 g; used to convert Uccelli's 10⁶ cells/mouse to cells/kg; human 70 kg reference adult)",
         "Body weight; converts an IV dose in cells/kg into cells per animal.", bounds=(1e-3, 500.0))
     start_day: float = setting(30.0, "First simulated day on the preset's clock (negative: before the clock's day 0, e.g. a prodrome).", unit="d", bounds=(-1e5, 1e5))
     horizon_days: float = setting(160.0, "Last simulated day on the preset's clock.", unit="d", bounds=(1.0, 1e5))
     dt_hours: float = setting(1.0, "Agent time step (fields are exact for any step).", unit="h", bounds=(0.05, 24.0))
     # Intrinsic (cell-autonomous, mutant-protein) stress: a(t) = a_ref·((t + offset)/t_ref)^m.
     drive_per_day: float = param(
-        0.0185, "1/d", (0.0005, 0.04), ASSUMPTION + " (fitted per preset to natural-history bands, e.g. a control T50 in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249)",
+        0.0185, "1/d", (0.0005, 0.04), 'assumption (fitted per preset to natural-history bands, e.g. a control T50 in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249)',
         "Intrinsic damage rate of a median-vulnerability motor neuron at the reference day.")
-    drive_ref_day: float = param(100.0, "d", (60.0, 1000.0), ASSUMPTION, "Reference day t_ref of the intrinsic drive.",
+    drive_ref_day: float = param(100.0, "d", (60.0, 1000.0), 'assumption (reference day of the intrinsic-drive power law; a scale choice)', "Reference day t_ref of the intrinsic drive.",
                                  bounds=(1.0, 1e5))
     drive_exponent: float = param(
-        3.0, "1", (0.3, 5.0), ASSUMPTION + " (accelerating, age-dependent toxicity; Kong & Xu 1998 J Neurosci 18:3241: most MNs die late; "
-        "human sporadic ALS: a slowly growing drive, m < 1.5, is needed for a 2–3-year course after onset)",
+        3.0, "1", (0.3, 5.0), 'assumption (accelerating, age-dependent toxicity; Kong & Xu 1998 J Neurosci 18:3241: most MNs die late; human sporadic ALS: a slowly growing drive, m < 1.5, is needed for a 2–3-year course after onset)',
         "Power m of the intrinsic drive's growth with time.", bounds=(0.0, 20.0))
-    drive_offset_days: float = param(0.0, "d", (0.0, 2000.0), ASSUMPTION + " (mouse 0: the clock is age; human: years of "
-                                     "cell-autonomous stress before onset, while motor-unit loss is detectable only months before "
-                                     "weakness: Aggarwal & Nicholson 2002 JNNP 73:199; Ebersbach et al. 2023 Sci Rep 13:3981)",
+    drive_offset_days: float = param(0.0, "d", (0.0, 2000.0), 'assumption (mouse 0: the clock is age; human: years of cell-autonomous stress before onset, while motor-unit loss is detectable only months before weakness: Aggarwal & Nicholson 2002 JNNP 73:199; Ebersbach et al. 2023 Sci Rep 13:3981)',
                                      "Disease time already elapsed at day 0 of the clock (human: prodrome before onset).",
                                      bounds=(0.0, 1e5))
     vulnerability_sd_log: float = param(
-        0.8, "1", (0.4, 1.2), ASSUMPTION + " (spread of MN death times 80→130 d; Alexianu et al. 2001 Neurology 57:1282)",
+        0.8, "1", (0.4, 1.2), 'assumption (spread of MN death times; Alexianu et al. 2001 Neurology 57:1282, doi:10.1212/WNL.57.7.1282: MN loss none at 40 d, minimal at 80 d, severe at 120 d)',
         "SD of log vulnerability across motor neurons (lognormal, median 1).", bounds=(0.0, 5.0))
-    ff_fraction: float = param(0.4, "1", (0.3, 0.5), ASSUMPTION + " (motor-unit mix)",
+    ff_fraction: float = param(0.4, "1", (0.3, 0.5), 'assumption (motor-unit type mix of hind-limb pools)',
                                "Fraction of α-MNs of fast-fatigable (FF) units.", bounds=(0.0, 1.0))
-    fr_fraction: float = param(0.3, "1", (0.2, 0.4), ASSUMPTION + " (motor-unit mix)",
+    fr_fraction: float = param(0.3, "1", (0.2, 0.4), 'assumption (motor-unit type mix of hind-limb pools)',
                                "Fraction of α-MNs of fast-resistant (FR) units; the rest are slow (S).", bounds=(0.0, 1.0))
     ff_vulnerability: float = param(
-        1.3, "1", (1.0, 2.0), "Pun et al. 2006 Nat Neurosci 9:408, doi:10.1038/nn1653 (ordering FF > FR > S; magnitude assumption)",
+        1.3, "1", (1.0, 2.0), 'assumption for magnitude; ordering FF > FR > S from Pun et al. 2006 Nat Neurosci 9:408, doi:10.1038/nn1653 (FF axons affected long before symptoms, FR at onset, S resistant)',
         "Vulnerability multiplier of FF motor neurons.")
-    fr_vulnerability: float = param(1.0, "1", (0.8, 1.5), "Pun et al. 2006 (ordering; magnitude assumption)",
+    fr_vulnerability: float = param(1.0, "1", (0.8, 1.5), 'assumption for magnitude; ordering FF > FR > S from Pun et al. 2006 Nat Neurosci 9:408, doi:10.1038/nn1653 (FF axons affected long before symptoms, FR at onset, S resistant)',
                                     "Vulnerability multiplier of FR motor neurons.")
-    s_vulnerability: float = param(0.7, "1", (0.4, 1.0), "Pun et al. 2006 (ordering; magnitude assumption)",
+    s_vulnerability: float = param(0.7, "1", (0.4, 1.0), 'assumption for magnitude; ordering FF > FR > S from Pun et al. 2006 Nat Neurosci 9:408, doi:10.1038/nn1653 (FF axons affected long before symptoms, FR at onset, S resistant)',
                                    "Vulnerability multiplier of slow (S) motor neurons.")
     eaat2_loss_max: float = param(
-        0.6, "1", (0.3, 0.9), "Rothstein et al. 1995 Ann Neurol 38:73 (−71 % in motor cortex); Howland et al. 2002 PNAS 99:1604",
+        0.6, "1", (0.3, 0.9), 'assumption (mouse value 0.6) anchored by Rothstein et al. 1995 Ann Neurol 38:73: GLT-1 protein −71 % in ALS motor cortex (−90 % in ~¼ of cases), also severe in spinal cord (human post-mortem)',
         "Maximal fractional loss of astroglial glutamate uptake (EAAT2/GLT-1).", bounds=(0.0, 0.99))
     eaat2_loss_mid_day: float = param(100.0, "d", (70.0, 1000.0),
-                                      "Howland et al. 2002 PNAS 99:1604 (focal GLT-1 loss before onset; timing assumption)",
+                                      'assumption (timing, 100 d); Howland et al. 2002 PNAS 99:1604: focal EAAT2/GLT-1 loss in ventral horn before onset in SOD1-G93A rats (not verified here)',
                                       "Day at which half of the maximal EAAT2 loss is reached.")
-    eaat2_loss_width_days: float = param(12.0, "d", (5.0, 200.0), ASSUMPTION,
+    eaat2_loss_width_days: float = param(12.0, "d", (5.0, 200.0), 'assumption',
                                          "Width (logistic scale) of the EAAT2 decline.", bounds=(0.1, 1e4))
-    bscb_leak_baseline: float = param(0.05, "1", (0.0, 0.2), ASSUMPTION,
+    bscb_leak_baseline: float = param(0.05, "1", (0.0, 0.2), 'assumption',
                                       "Relative blood–spinal-cord-barrier permeability of healthy tissue.", bounds=(0.0, 1.0))
     bscb_leak_mid_day: float = param(
-        75.0, "d", (50.0, 1000.0), ZHONG_2008 + " (tight-junction loss by 2 months in SOD1-G93A mice)",
+        75.0, "d", (50.0, 1000.0), 'assumption (midpoint); Zhong et al. 2008 Nat Neurosci 11:420, doi:10.1038/nn2073: ZO-1, occludin, claudin-5 reduced in spinal microvessels of 2-month SOD1-G93A mice; blood flow reduced at 8 weeks',
         "Day at which the barrier leak reaches half its maximum.")
-    bscb_leak_width_days: float = param(10.0, "d", (5.0, 200.0), ASSUMPTION, "Width (logistic scale) of barrier opening.",
+    bscb_leak_width_days: float = param(10.0, "d", (5.0, 200.0), 'assumption', "Width (logistic scale) of barrier opening.",
                                         bounds=(0.1, 1e4))
+    blood_product_clearance_days: float = param(
+        14.0, "d", (2.0, 90.0), ASSUMPTION + " (extravasated IgG and fibrin are cleared over days, haemosiderin persists for months; "
+        "no clearance time of blood products from the SOD1 cord was found)",
+        "Time constant with which blood-derived products in the cord follow the barrier leak (sim/environment.py).",
+        bounds=(1e-3, 1e5))
     treg_systemic_baseline: float = param(
-        1.0, "relative", (0.6, 1.2), HENKEL_2013 + " (rapid/slow progressor ratio ≈ 0.69)",
+        1.0, "relative", (0.6, 1.2), 'derived: 1 = reference individual; range 0.6–1.2 from Henkel et al. 2013 EMBO Mol Med 5:64, doi:10.1002/emmm.201201544: blood CD4+CD25high Treg 0.573 % (rapid) / 0.825 % (slow) = 0.69',
         "Systemic Treg level of this individual relative to the preset's reference (1 = reference).", bounds=(0.0, 10.0))
     cord_volume_mm3: float = param(
-        70.0, "mm³", (40.0, 40000.0), ASSUMPTION + " (mouse spinal cord ≈ 4 cm × ≈ 2 mm², 40–120 mm³; human ≈ 45 cm × ≈ 0.5 cm²)",
+        70.0, "mm³", (40.0, 40000.0), 'assumption (mouse spinal cord ≈ 4 cm × ≈ 2 mm², 40–120 mm³; human ≈ 45 cm × ≈ 0.5 cm²)',
         "Spinal-cord volume that homing MSCs would spread over; dilutes homing into one patch.", bounds=(1e-3, 1e7))
     # Virtual cohort: each seed is one individual, drawn around the preset's reference individual.
     individual_drive_sd_log: float = param(
-        0.0, "1", (0.0, 3.0), ASSUMPTION + " (fitted to the spread of survival: mouse SD 7–13 d, Wooley et al. 2005 Muscle Nerve 32:43; "
-        "human σ_log ≈ 1, Knibb et al. 2016 JNNP 87:1361, doi:10.1136/jnnp-2015-312908)",
+        0.0, "1", (0.0, 3.0), 'assumption (fitted to the spread of survival: mouse SD 7–13 d, Wooley et al. 2005 Muscle Nerve 32:43; human σ_log ≈ 1, Knibb et al. 2016 JNNP 87:1361, doi:10.1136/jnnp-2015-312908)',
         "Between-individual SD of log intrinsic drive (lognormal multiplier of drive_per_day, median 1): fast vs slow progressors.",
         bounds=(0.0, 5.0))
     individual_treg_sd_log: float = param(
-        0.0, "1", (0.0, 0.5), HENKEL_2013 + " (blood Treg fraction 0.45–0.95 % across patients: SD of log ≈ 0.2)",
+        0.0, "1", (0.0, 0.5), 'assumption (between-patient spread; Henkel et al. 2013 EMBO Mol Med 5:64 report group means 0.57–0.85 % Tregs of leukocytes but the figure text gives no individual range)',
         "Between-individual SD of log systemic Treg level (lognormal multiplier of treg_systemic_baseline, median 1).",
         bounds=(0.0, 3.0))
     # Regional spread (sim/spread.py): the person as regions affected one after another.
     regions: int = param(
-        1, "regions", (1, 4), "Cedarbaum et al. 1999 J Neurol Sci 169:13, doi:10.1016/S0022-510X(99)00210-5 (ALSFRS-R: four "
-        "12-point domains); Ravits & La Spada 2009 Neurology 73:805, doi:10.1212/WNL.0b013e3181b6bbbd (focal onset, contiguous spread). "
-        "Mouse presets 1: their end points are hind-limb (lumbar) ones",
+        1, "regions", (1, 4), 'assumption (model structure): Cedarbaum et al. 1999 J Neurol Sci 169:13 (ALSFRS-R four 12-point domains); Ravits & La Spada 2009 Neurology 73:805, doi:10.1212/WNL.0b013e3181b6bbbd (focal onset, contiguous spread); mouse 1',
         "Body regions of the individual, each one simulated patch; the person's indices are their means.", bounds=(1, 8))
     spread_delay_days: float = param(
-        0.0, "d", (0.0, 720.0), ASSUMPTION + " (fitted; involvement of further regions at predictable proportions of the disease "
-        "course: Roche et al. 2012 Brain 135:847, doi:10.1093/brain/awr351)",
+        0.0, "d", (0.0, 720.0), 'assumption (fitted; involvement of further regions at predictable proportions of the disease course: Roche et al. 2012 Brain 135:847, doi:10.1093/brain/awr351)',
         "Lag of each further region's disease clock behind the previous one, for the reference individual "
         "(scaled by the individual's time scale, drive multiplier^(−1/(m+1))).", bounds=(0.0, 1e5))
     # Outcome definitions on the functional index (read-outs only: they never change the dynamics).
     onset_functional_index: float = param(
-        0.9, "1", (0.8, 0.95), ASSUMPTION + " (clinical signs once ~10 % of muscle drive is lost despite reinnervation)",
+        0.9, "1", (0.8, 0.95), 'assumption (clinical signs once ~10 % of muscle drive is lost despite reinnervation)',
         "Clinical onset: first recorded day the functional index falls below this.", bounds=(0.0, 1.0))
     end_stage_functional_index: float = param(
-        0.4, "1", (0.2, 0.6), ASSUMPTION + " (end stage with 25–60 % of lumbar MNs left; natural-history band, low confidence)",
+        0.4, "1", (0.2, 0.6), 'assumption (end stage with 25–60 % of lumbar MNs left; natural-history band, low confidence)',
         "End stage (mouse: loss of righting reflex; human: death or permanent ventilation): first recorded day the "
         "functional index falls below this.", bounds=(0.0, 1.0))
 
@@ -168,52 +151,62 @@ class NeuronConfig:
     """α-motor neurons: placement, damage, protection, death, reinnervation."""
 
     density_per_mm2: float = param(
-        60.0, "1/mm²", (30.0, 150.0), "Bjugn 1993 Brain Res 627:25 and typical L4–L5 counts (≈30–60/mm², higher in lamina IX pools)",
+        60.0, "1/mm²", (30.0, 150.0), 'assumption (≈30–60 large ventral-horn MNs per mm² from typical L4–L5 counts of 10–25 per hemisection; Bjugn 1993 Brain Res 627:25 gives whole-cord neuron totals, not MN areal density)',
         "Areal density of α-motor neurons (γ-MNs are spared and not modelled).", bounds=(0.1, 5000.0))
     w_tnf: float = param(
-        0.05, "1", (0.0, 0.2), "Gowing et al. 2006 J Neurosci 26:11397, doi:10.1523/JNEUROSCI.0602-06.2006 (TNF knock-out: no effect ⇒ weak)",
+        0.05, "1", (0.0, 0.2), 'assumption (weak); direction from Gowing et al. 2006 J Neurosci 26:11397, doi:10.1523/JNEUROSCI.0602-06.2006: TNF-α knock-out did not change lifespan or MN loss in SOD1-G37R/G93A mice',
         "Largest relative amplification of the intrinsic damage rate by TNF-α.")
     k_tnf_pm: float = param(200.0, "pM", (20.0, 2000.0),
-                            "in-vitro MN toxicity at 1–100 ng/mL (≈20–2000 pM trimer); Tortarolo et al. 2017 Mediators Inflamm, doi:10.1155/2017/2985051",
+                            'assumption (≈10 ng/mL TNF trimer ≈ 200 pM, mid of the 1–100 ng/mL used in MN culture studies); Tortarolo et al. 2017 Mediators Inflamm 2017:2985051 (review: TNFR2 mediates TNF toxicity to MNs) gives no EC50',
                             "TNF-α at half-maximal damage.", bounds=(1e-9, INF))
-    w_il1b: float = param(0.1, "1", (0.0, 0.4), ASSUMPTION, "Largest relative amplification of the intrinsic damage rate by IL-1β.")
-    k_il1b_pm: float = param(50.0, "pM", (5.0, 500.0), ASSUMPTION, "IL-1β at half-maximal damage.", bounds=(1e-9, INF))
-    w_ros: float = param(0.25, "1", (0.0, 1.0), ASSUMPTION + " (NOX2-driven toxicity in the rapid phase: Beers et al. 2011 Brain 134:1293)",
+    w_il1b: float = param(0.1, "1", (0.0, 0.4), 'assumption', "Largest relative amplification of the intrinsic damage rate by IL-1β.")
+    k_il1b_pm: float = param(50.0, "pM", (5.0, 500.0), 'assumption', "IL-1β at half-maximal damage.", bounds=(1e-9, INF))
+    w_ros: float = param(0.25, "1", (0.0, 1.0), 'assumption (NOX2-driven toxicity in the rapid phase: Beers et al. 2011 Brain 134:1293)',
                          "Largest relative amplification of the intrinsic damage rate by oxidative stress.")
-    k_ros_nm: float = param(0.2, "nM", (0.02, 2.0), ASSUMPTION + " (free extracellular H2O2 level unknown)",
+    k_ros_nm: float = param(0.2, "nM", (0.02, 2.0), 'assumption (free extracellular H2O2 level unknown)',
                             "ROS (H2O2-equivalent) at half-maximal damage.", bounds=(1e-12, INF))
     w_glutamate: float = param(
-        0.3, "1", (0.0, 1.2), "Rothstein et al. 1993 PNAS 90:6591 (chronic uptake block kills MNs over weeks; magnitude assumption)",
+        0.3, "1", (0.0, 1.2), 'assumption (magnitude); Rothstein et al. 1993 PNAS 90:6591, doi:10.1073/pnas.90.14.6591: chronic glutamate-uptake block kills MNs in organotypic spinal slices over weeks',
         "Largest relative amplification of the intrinsic damage rate by excess extracellular glutamate.")
     k_glutamate_um: float = param(
-        5.0, "µM", (1.0, 20.0), "Carriedo et al. 1996 J Neurosci 16:4069 (low-µM agonist or uptake block for a day injures MNs)",
+        5.0, "µM", (1.0, 20.0), 'assumption (5 µM excess glutamate); Carriedo et al. 1996 J Neurosci 16:4069: 24 h of 10 µM kainate or 100 µM PDC (uptake blocker) selectively injures MNs — agonist/inhibitor doses, not a glutamate EC50',
         "Excess glutamate (above the healthy ambient level) at half-maximal damage.", bounds=(1e-9, INF))
-    k_bdnf_pm: float = param(1.0, "pM", (0.3, 3.0), HENDERSON_1993 + " (EC50 ≈ 20–40 pg/mL)", "BDNF at half-maximal protection.",
+    glial_gain: float = param(
+        8.123, "1", (0.5, 20.0), "derived: fitted jointly with the natural-history bands to the training manipulations "
+        "(experiments/calibration/manipulations.csv: wild-type microglia, Beers et al. 2006 PNAS via Beers et al. 2008 PNAS "
+        "105:15558 Fig 1; no T cells, Beers et al. 2008)",
+        "Overall strength of glial toxicity: multiplies the inflammatory and excitotoxic amplification of the intrinsic damage rate.",
+        bounds=(0.0, 1e3))
+    w_blood: float = param(
+        0.2, "1", (0.0, 1.0), ASSUMPTION + " (haemoglobin-derived products are neurotoxic: Zhong et al. 2008 Nat Neurosci 11:420; "
+        "how much they add is not measured, and barrier leak and TDP-43 pathology do not co-localise in human cords)",
+        "Largest relative amplification of the intrinsic damage rate by blood-derived products in a fully leaky cord.")
+    k_bdnf_pm: float = param(1.0, "pM", (0.3, 3.0), 'Henderson et al. 1993 Nature 363:266, doi:10.1038/363266a0: picomolar BDNF prevents death of cultured embryonic rat spinal MNs; 1 pM ≈ 27 pg/mL dimer (EC50 20–40 pg/mL not verifiable from abstract)', "BDNF at half-maximal protection.",
                              bounds=(1e-12, INF))
-    k_gdnf_pm: float = param(0.015, "pM", (0.005, 0.05), HENDERSON_1994 + " (75× more potent than neurotrophins)",
+    k_gdnf_pm: float = param(0.015, "pM", (0.005, 0.05), 'derived: k_bdnf 1 pM ÷ 75 = 0.013 pM (≈0.015); Henderson et al. 1994 Science 266:1062, doi:10.1126/science.7973664: GDNF 75-fold more potent than neurotrophins on purified embryonic rat MNs',
                              "GDNF at half-maximal protection.", bounds=(1e-12, INF))
-    trophic_max_protection: float = param(0.5, "1", (0.2, 0.8), ASSUMPTION,
+    trophic_max_protection: float = param(0.5, "1", (0.2, 0.8), 'assumption',
                                           "Largest fraction of damage accumulation trophic support can prevent.", bounds=(0.0, 1.0))
     trophic_uptake_per_h: float = param(
-        0.5, "1/h", (0.0, 5.0), ASSUMPTION + " (receptor-mediated TrkB/RET internalisation)",
+        0.5, "1/h", (0.0, 5.0), 'assumption (receptor-mediated TrkB/RET internalisation)',
         "First-order uptake of BDNF and GDNF in a voxel holding one living motor neuron.")
     chemokine_release: float = param(
-        0.1, "molecules/s/cell", (0.01, 1.0), ASSUMPTION + " (CCL2-like release by stressed MNs)",
+        0.1, "molecules/s/cell", (0.01, 1.0), 'assumption (CCL2-like release by stressed MNs)',
         "Largest chemokine/damage-signal release of a living neuron under stress.")
     stress_half_damage: float = param(
-        0.3, "1", (0.1, 0.6), ASSUMPTION + " (microgliosis only from ≈80 d: Alexianu et al. 2001 Neurology 57:1282)",
+        0.3, "1", (0.1, 0.6), 'assumption (microgliosis only from ≈80 d: Alexianu et al. 2001 Neurology 57:1282)',
         "Accumulated damage (1 − health) at which a neuron's chemokine release is half its largest.", bounds=(1e-6, 1.0))
-    stress_hill: float = param(3.0, "1", (1.0, 6.0), ASSUMPTION, "Steepness of chemokine release against accumulated damage.",
+    stress_hill: float = param(3.0, "1", (1.0, 6.0), 'assumption', "Steepness of chemokine release against accumulated damage.",
                                bounds=(0.1, 20.0))
-    death_burst_molecules: float = param(1e6, "molecules", (1e5, 1e7), ASSUMPTION,
+    death_burst_molecules: float = param(1e6, "molecules", (1e5, 1e7), 'assumption',
                                          "Damage signal (DAMPs) released when a motor neuron dies.")
     reinnervation_max: float = param(
-        2.0, "1", (1.2, 5.0), "Hegedus, Putman & Gordon 2007 Neurobiol Dis 28:154 (little sprouting in FF units); classic MU enlargement up to ≈5×",
+        2.0, "1", (1.2, 5.0), 'assumption (×2); direction from Hegedus, Putman & Gordon 2007 Neurobiol Dis 28:154, doi:10.1016/j.nbd.2007.07.003: fast-twitch MU loss from 40 d with force falling in parallel (little compensatory sprouting)',
         "Largest motor-unit size a surviving neuron can reach by collateral reinnervation (relative to its own).", bounds=(1.0, 50.0))
-    reinnervation_tau_days: float = param(14.0, "d", (7.0, 60.0), ASSUMPTION,
+    reinnervation_tau_days: float = param(14.0, "d", (7.0, 60.0), 'assumption',
                                           "Time constant of collateral sprouting toward the orphaned fibres.", bounds=(0.01, 1e5))
     denervation_health: float = param(
-        0.5, "1", (0.2, 0.8), "Fischer et al. 2004 Exp Neurol 185:232 (denervation precedes soma loss; threshold assumption)",
+        0.5, "1", (0.2, 0.8), 'assumption (threshold 0.5); Fischer et al. 2004 Exp Neurol 185:232: NMJ denervation precedes ventral-root axon and MN soma loss in SOD1-G93A mice (not verified here)',
         "Health below which a neuron's axon starts to lose its muscle fibres (output falls linearly to 0 at death).",
         bounds=(1e-6, 1.0))
 
@@ -222,57 +215,68 @@ class NeuronConfig:
 class MicrogliaConfig:
     """Microglia: surveillant → pro-inflammatory / protective, chemotaxis, proliferation, secretion."""
 
-    density_per_mm2: float = param(170.0, "1/mm²", (120.0, 300.0), KELLER_2018 + " (8 500/mm³ × 20 µm slab)",
+    density_per_mm2: float = param(170.0, "1/mm²", (120.0, 300.0), 'derived: 8 500 microglia/mm³ (mouse-brain average, Keller, Erö & Markram 2018 Front Neuroanat 12:83, doi:10.3389/fnana.2018.00083) × 0.02 mm slab = 170 /mm²',
                                    "Initial areal density of microglia.", bounds=(0.0, 1e5))
-    max_fold: float = param(4.0, "1", (2.0, 6.0), "Alexianu et al. 2001; Hall, Oostveen & Gurney 1998 Glia 23:249 (several-fold by end stage)",
+    max_fold: float = param(4.0, "1", (2.0, 6.0), "assumption (×4 within 'several-fold'); Hall, Oostveen & Gurney 1998 Glia 23:249: microglia several-fold ↑ at 100–120 d; Alexianu et al. 2001: microglia strongly increased at 120 d (qualitative)",
                             "Carrying capacity as a multiple of the initial density.", bounds=(1.0, 100.0))
-    activation_rate_per_h: float = param(0.02, "1/h", (0.005, 0.5), ASSUMPTION,
+    activation_rate_per_h: float = param(0.02, "1/h", (0.005, 0.5), 'assumption',
                                          "Maximal rate of leaving the surveillant state under damage signal.")
-    k_damage_pm: float = param(20.0, "pM", (5.0, 80.0), ASSUMPTION, "Damage signal at half-maximal activation.", bounds=(1e-12, INF))
-    damage_hill: float = param(2.0, "1", (1.0, 4.0), ASSUMPTION + " (no microgliosis at 30–60 d, clear by 80–100 d: Hall et al. 1998 Glia 23:249)",
+    k_damage_pm: float = param(20.0, "pM", (5.0, 80.0), 'assumption', "Damage signal at half-maximal activation.", bounds=(1e-12, INF))
+    damage_hill: float = param(2.0, "1", (1.0, 4.0), 'assumption (no microgliosis at 30–60 d, clear by 80–100 d: Hall et al. 1998 Glia 23:249)',
                                "Hill coefficient of the microglial response to the damage signal.", bounds=(0.1, 10.0))
-    switch_rate_per_h: float = param(0.05, "1/h", (0.005, 0.5), ASSUMPTION,
+    switch_rate_per_h: float = param(0.05, "1/h", (0.005, 0.5), 'assumption',
                                      "Maximal rate of switching between pro-inflammatory and protective states.")
-    resolution_rate_per_h: float = param(0.02, "1/h", (0.002, 0.1), ASSUMPTION,
+    resolution_rate_per_h: float = param(0.02, "1/h", (0.002, 0.1), 'assumption',
                                          "Rate of returning to surveillance when the damage signal is absent.")
-    k_il10_pm: float = param(100.0, "pM", (10.0, 1000.0), ASSUMPTION + " (IL-10R affinity tens of pM)",
+    k_il10_pm: float = param(100.0, "pM", (10.0, 1000.0), 'assumption (IL-10R affinity tens of pM)',
                              "IL-10 at half-maximal push toward the protective state.", bounds=(1e-12, INF))
-    k_tgfb_pm: float = param(20.0, "pM", (2.0, 200.0), ASSUMPTION, "Active TGF-β at half-maximal push toward the protective state.",
+    k_tgfb_pm: float = param(20.0, "pM", (2.0, 200.0), 'assumption', "Active TGF-β at half-maximal push toward the protective state.",
                              bounds=(1e-12, INF))
-    k_tnf_pm: float = param(50.0, "pM", (5.0, 500.0), ASSUMPTION, "TNF-α at half-maximal autocrine push toward the pro-inflammatory state.",
+    k_tnf_pm: float = param(50.0, "pM", (5.0, 500.0), 'assumption', "TNF-α at half-maximal autocrine push toward the pro-inflammatory state.",
                             bounds=(1e-12, INF))
+    il10_weight: float = param(
+        9.184, "1", (0.5, 20.0), "derived: fitted jointly with the natural-history bands to the training manipulations (no T cells: "
+        "RAG2−/− survival −16 d, Beers et al. 2008 PNAS 105:15558: CD4 T cells set the trophic/cytotoxic balance of glia; Tregs "
+        "sustain protective microglia through IL-4 and IL-10, Beers et al. 2011 Brain 134:1293)",
+        "Weight of a saturating IL-10 signal (standing for the T-cell-derived signals) against the damage signal in the microglial "
+        "balance; the pushes from Tregs in contact and from MSC pathways are counted in the same unit.",
+        bounds=(0.0, 1e3))
     treg_contact_weight: float = param(
-        1.0, "1", (0.0, 3.0), "Beers et al. 2011 Brain 134:1293, doi:10.1093/brain/awr074 (Tregs maintain protective microglia; magnitude assumption)",
-        "Push toward protection from one Treg within contact range (same scale as a saturating IL-10 signal).")
-    contact_radius_um: float = param(30.0, "µm", (10.0, 60.0), ASSUMPTION, "Distance within which Tregs and MSCs touch microglia.",
+        1.0, "1", (0.0, 3.0), 'assumption (magnitude); Beers et al. 2011 Brain 134:1293, doi:10.1093/brain/awr074: Tregs rise in the slow phase, augmenting IL-4 and protective M2 microglia',
+        "Push toward protection from one Treg within contact range, in units of a saturating IL-10 signal.")
+    contact_radius_um: float = param(30.0, "µm", (10.0, 60.0), 'assumption', "Distance within which Tregs and MSCs touch microglia.",
                                      bounds=(0.0, 1e4))
     speed_um_per_h: float = param(5.0, "µm/h", (1.0, 40.0),
-                                  "Amadio et al. 2013 BMC Neurosci 14:121 (40 µm/h in vitro, upper bound; in vivo a few µm/h)",
+                                  'assumption (in-vivo soma speed a few µm/h, unmeasured here); upper bound Amadio et al. 2013 BMC Neurosci 14:121, doi:10.1186/1471-2202-14-121: 0.66 µm/min ≈ 40 µm/h in microchannels in vitro',
                                   "Chemotactic speed up a saturating damage gradient.")
-    random_motility_um2_per_h: float = param(10.0, "µm²/h", (0.0, 100.0), ASSUMPTION, "Random-walk motility of microglial somata.")
+    random_motility_um2_per_h: float = param(10.0, "µm²/h", (0.0, 100.0), 'assumption', "Random-walk motility of microglial somata.")
     proliferation_rate_per_day: float = param(
-        0.05, "1/d", (0.01, 0.1), "Gowing et al. 2008 J Neurosci 28:10234 (expansion by proliferation); rate assumption",
+        0.05, "1/d", (0.01, 0.1), 'assumption (rate); Gowing et al. 2008 J Neurosci 28:10234: microglial expansion in SOD1-G93A cord is by proliferation; halving it did not change MN loss',
         "Maximal division rate of activated microglia under damage signal, before crowding.")
-    apoptosis_rate_per_day: float = param(0.01, "1/d", (0.0, 0.05), "Askew et al. 2017 Cell Rep 18:391 (proliferation coupled to apoptosis)",
+    apoptosis_rate_per_day: float = param(0.01, "1/d", (0.0, 0.05), 'assumption (0.01/d); Askew et al. 2017 Cell Rep 18:391, doi:10.1016/j.celrep.2016.12.041: homeostatic proliferation coupled to apoptosis, population renewed several times per lifetime (≈0.004–0.01/d)',
                                           "Death rate of activated microglia.")
     pro_tnf: float = param(0.5, "molecules/s/cell", (0.01, 10.0),
-                           "Xue et al. 2015 Sci Signal 8:ra59 and LPS yields (1–100 molecules/s), 10–100× lower in disease (assumption)",
+                           'assumption (0.5 molecules/s: LPS-culture order 1–100 molecules/s, lowered 10–100× for chronic disease); Xue et al. 2015 Sci Signal 8:ra59, doi:10.1126/scisignal.aaa2155: few high secretors make most TNF',
                            "TNF-α secretion of a pro-inflammatory microglial cell.")
-    pro_il1b: float = param(0.2, "molecules/s/cell", (0.01, 5.0), ASSUMPTION + " (below TNF unless inflammasome active)",
+    pro_il1b: float = param(0.2, "molecules/s/cell", (0.01, 5.0), 'assumption (below TNF unless inflammasome active)',
                             "IL-1β secretion of a pro-inflammatory microglial cell.")
-    pro_ros: float = param(1000.0, "molecules/s/cell", (100.0, 1e4), ASSUMPTION + " (NOX2 H2O2 release, chronic)",
+    pro_ros: float = param(1000.0, "molecules/s/cell", (100.0, 1e4), 'assumption (NOX2 H2O2 release, chronic)',
                            "ROS (H2O2) release of a pro-inflammatory microglial cell.")
-    pro_glutamate: float = param(1e5, "molecules/s/cell", (0.0, 1e6), ASSUMPTION + " (system xc⁻ release)",
+    pro_glutamate: float = param(1e5, "molecules/s/cell", (0.0, 1e6), 'assumption (system xc⁻ release)',
                                  "Glutamate release of a pro-inflammatory microglial cell.")
-    protective_il10: float = param(0.05, "molecules/s/cell", (0.005, 5.0), "IL-2 basal rate as proxy (" + TKACH_2014 + ")",
-                                   "IL-10 secretion of a protective microglial cell.")
-    protective_tgfb: float = param(0.2, "molecules/s/cell", (0.02, 2.0), ASSUMPTION, "Active TGF-β secretion of a protective microglial cell.")
-    protective_bdnf: float = param(0.002, "molecules/s/cell", (2e-4, 0.02), ASSUMPTION + " (free tissue BDNF unknown; set near its EC50)",
+    protective_il10: float = param(
+        0.00752, "molecules/s/cell", (0.0005, 0.05),
+        "derived: fitted jointly with the glial gain and the IL-10 weight to the training manipulations (without T cells the "
+        "microglia must lose their protective state: Beers et al. 2008 PNAS 105:15558); no per-cell IL-10 secretion rate of "
+        "microglia was found (Tkach et al. 2014 eLife 3:e01944 measured IL-2, not IL-10)",
+        "IL-10 secretion of a protective microglial cell.")
+    protective_tgfb: float = param(0.2, "molecules/s/cell", (0.02, 2.0), 'assumption', "Active TGF-β secretion of a protective microglial cell.")
+    protective_bdnf: float = param(0.002, "molecules/s/cell", (2e-4, 0.02), 'assumption (free tissue BDNF unknown; set near its EC50)',
                                    "BDNF secretion of a protective microglial cell.")
-    protective_gdnf: float = param(2e-6, "molecules/s/cell", (1e-7, 1e-4), ASSUMPTION + " (free tissue GDNF unknown; set near its fM EC50)",
+    protective_gdnf: float = param(2e-6, "molecules/s/cell", (1e-7, 1e-4), 'assumption (free tissue GDNF unknown; set near its fM EC50)',
                                    "GDNF secretion of a protective microglial cell.")
     mixed_output: float = param(
-        0.2, "1", (0.0, 0.5), "Chiu et al. 2013 Cell Rep 4:385, doi:10.1016/j.celrep.2013.06.018 (toxic and protective programmes at once)",
+        0.2, "1", (0.0, 0.5), 'assumption (0.2); Chiu et al. 2013 Cell Rep 4:385, doi:10.1016/j.celrep.2013.06.018: SOD1-G93A microglia up-regulate neuroprotective and toxic factors concurrently (neither M1 nor M2)',
         "Fraction of the other state's secretion each activated state also makes.", bounds=(0.0, 1.0))
 
 
@@ -281,70 +285,75 @@ class TregConfig:
     """Regulatory T cells: infiltration from blood, random walk, IL-10/TGF-β, contact with microglia."""
 
     max_infiltration_per_mm2_per_day: float = param(
-        10.0, "1/mm²/d", (1.0, 50.0), ALEXIANU_2001 + " (T cells absent ≤80 d, present by 120 d; a few to tens per section)",
+        10.0, "1/mm²/d", (1.0, 50.0), 'assumption (rate); Alexianu et al. 2001 Neurology 57:1282, doi:10.1212/WNL.57.7.1282: CD3+ T cells absent at 40 and 80 d, increased at 120 d in SOD1-G93A lumbar cord (qualitative)',
         "Infiltration rate at full barrier leak, saturating chemokine and reference systemic Treg level.")
-    k_chemokine_pm: float = param(10.0, "pM", (1.0, 100.0), ASSUMPTION, "Mean damage signal at half-maximal recruitment.",
+    k_chemokine_pm: float = param(10.0, "pM", (1.0, 100.0), 'assumption', "Mean damage signal at half-maximal recruitment.",
                                   bounds=(1e-12, INF))
-    residence_days: float = param(3.0, "d", (1.0, 10.0), ASSUMPTION, "Mean residence time of a Treg in the patch.",
+    residence_days: float = param(3.0, "d", (1.0, 10.0), 'assumption', "Mean residence time of a Treg in the patch.",
                                   bounds=(0.01, 1e5))
     motility_um2_per_h: float = param(
-        2e4, "µm²/h", (5e3, 1e5), "Kawakami et al. 2005 J Exp Med 201:1805 (5–10 µm/min, persistent walks)",
+        2e4, "µm²/h", (5e3, 1e5), 'assumption (D = v²P/2 with v ≈ 5–10 µm/min and assumed persistence); Kawakami et al. 2005 J Exp Med 201:1805: 65 % of effector T cells move fast (max 25 µm/min), 35 % tethered (rat EAE CNS)',
         "Random-walk motility of infiltrated T cells.")
-    il10: float = param(5.0, "molecules/s/cell", (1.0, 50.0), TKACH_2014 + " (IL-2 basal 7.5 molecules/s as proxy)", "IL-10 secretion of a Treg.")
-    tgfb: float = param(1.0, "molecules/s/cell", (0.1, 10.0), ASSUMPTION, "Active TGF-β secretion of a Treg.")
+    il10: float = param(5.0, "molecules/s/cell", (1.0, 50.0), 'assumption (Treg IL-10 per-cell rate unmeasured; set near a T-cell IL-2 basal rate of a few molecules/s — Tkach et al. 2014 eLife 3:e01944 is an IL-2 study, not IL-10)', "IL-10 secretion of a Treg.")
+    tgfb: float = param(1.0, "molecules/s/cell", (0.1, 10.0), 'assumption', "Active TGF-β secretion of a Treg.")
 
 
 @dataclass
 class FieldsConfig:
     """Diffusion coefficients, half-lives and baselines of the nine diffusing fields (tissue values)."""
 
-    tnf_diffusion_um2_s: float = param(46.0, "µm²/s", (25.0, 50.0), "Stokes–Einstein for the 5.6 nm TNF trimer with tortuosity 1.6 (" + SYKOVA_2008 + ")",
+    tnf_diffusion_um2_s: float = param(46.0, "µm²/s", (25.0, 50.0), 'derived: Stokes–Einstein, r = 2.8 nm (TNF trimer 5.6 nm, Daub et al. 2020 Sci Rep 10:9265, doi:10.1038/s41598-020-66123-5), 37 °C water ⇒ D 117 µm²/s ÷ λ² (1.6², Syková & Nicholson 2008) = 46',
                                        "Effective diffusion of TNF-α.")
-    tnf_half_life_h: float = param(0.33, "h", (0.2, 2.0), "Ferraiolo et al. 1988 Drug Metab Dispos 16:270 (18.5–19.2 min)",
+    tnf_half_life_h: float = param(0.33, "h", (0.2, 2.0), 'Ferraiolo et al. 1988 Drug Metab Dispos 16:270: serum t½ 18.5–19.2 min of i.v. rHuTNF-α in BDF1 mice (ELISA); serum clearance used as tissue proxy',
                                    "Half-life of TNF-α.", bounds=(1e-6, INF))
-    il1b_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), STROH_2003 + " (cytokine-size proteins 25–45 µm²/s)",
+    il1b_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), 'derived: Stokes–Einstein for 17 kDa IL-1β (r_h ≈ 2.0 nm ⇒ D_free ≈ 160 µm²/s) ÷ λ² 2.56–4.58 = 35–64 µm²/s; anchored by NGF D* 27.5 µm²/s (Stroh et al. 2003 Biophys J 85:581)',
                                         "Effective diffusion of IL-1β.")
-    il1b_half_life_h: float = param(0.33, "h", (0.05, 0.7), "Kudo et al. 1990 Cancer Res 50:5751 (terminal 19 min)",
+    il1b_half_life_h: float = param(0.33, "h", (0.05, 0.7), 'Kudo et al. 1990 Cancer Res 50:5751: i.v. rhIL-1β in rats eliminated biphasically, terminal t½ 19.0 min (bioassay); kidney main site; serum value used as tissue proxy',
                                     "Half-life of IL-1β.", bounds=(1e-6, INF))
-    il10_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), STROH_2003, "Effective diffusion of IL-10.")
-    il10_half_life_h: float = param(3.0, "h", (0.5, 4.5), "Huhn et al. 1996 Blood 87:699 (2.3–3.7 h i.v.)", "Half-life of IL-10.",
+    il10_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), 'derived: Stokes–Einstein for IL-10 homodimer (~37 kDa, r_h ≈ 2.7 nm ⇒ D_free ≈ 120 µm²/s) ÷ λ² 2.56–4.58 = 27–48 µm²/s; NGF (Stroh 2003) 27.5 as lower anchor', "Effective diffusion of IL-10.")
+    il10_half_life_h: float = param(3.0, "h", (0.5, 4.5), 'Huhn et al. 1996 Blood 87:699: terminal t½ 2.3–3.7 h after i.v. rhIL-10 in healthy volunteers (serum); used as tissue proxy', "Half-life of IL-10.",
                                     bounds=(1e-6, INF))
-    tgfb_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), STROH_2003, "Effective diffusion of active TGF-β.")
-    tgfb_half_life_h: float = param(0.05, "h", (0.03, 1.6), "Coffey et al. 1987 J Clin Invest 80:750 (active TGF-β1 2–3 min)",
+    tgfb_diffusion_um2_s: float = param(40.0, "µm²/s", (25.0, 50.0), 'derived: Stokes–Einstein for active TGF-β1 dimer (25 kDa, r_h ≈ 2.3 nm ⇒ D_free ≈ 140 µm²/s) ÷ λ² 2.56–4.58 = 31–56 µm²/s; NGF (Stroh 2003) 27.5 as lower anchor', "Effective diffusion of active TGF-β.")
+    tgfb_half_life_h: float = param(0.05, "h", (0.03, 1.6), 'assumption (tissue t½ of active TGF-β unknown); nearest number: plasma initial t½ 2.2 min of i.v. 125I-TGF-β in rat, set by hepatic uptake (Coffey et al. 1987 J Clin Invest 80:750, doi:10.1172/JCI113130)',
                                     "Half-life of active TGF-β.", bounds=(1e-6, INF))
-    bdnf_diffusion_um2_s: float = param(27.5, "µm²/s", (20.0, 45.0), STROH_2003 + " (NGF 27.5 µm²/s)", "Effective diffusion of BDNF.")
-    bdnf_half_life_h: float = param(1.0, "h", (0.1, 12.0), "Poduslo & Curran 1996 Mol Brain Res 36:280 (fast plasma washout); tissue value assumption",
+    bdnf_diffusion_um2_s: float = param(27.5, "µm²/s", (20.0, 45.0), 'Stroh et al. 2003 Biophys J 85:581, doi:10.1016/S0006-3495(03)74502-0: NGF D* 2.75×10⁻⁷ cm²/s = 27.5 µm²/s in rat striatal slices (34 °C); NGF used as proxy for the same-size neurotrophin BDNF', "Effective diffusion of BDNF.")
+    bdnf_half_life_h: float = param(1.0, "h", (0.1, 12.0), 'assumption (tissue value); Poduslo & Curran 1996 Mol Brain Res 36:280, doi:10.1016/0169-328x(95)00250-v: BDNF has the fastest plasma washout of BDNF < NT-3 < CNTF < NGF (ranking, no t½ in abstract)',
                                     "Half-life of BDNF.", bounds=(1e-6, INF))
-    gdnf_diffusion_um2_s: float = param(27.5, "µm²/s", (20.0, 45.0), STROH_2003, "Effective diffusion of GDNF.")
-    gdnf_half_life_h: float = param(24.0, "h", (6.0, 72.0), "Neuropharmacology 2010 58:1114, doi:10.1016/j.neuropharm.2010.02.002 (tissue t½ ≈ 1–2 d)",
+    gdnf_diffusion_um2_s: float = param(27.5, "µm²/s", (20.0, 45.0), 'Stroh et al. 2003 Biophys J 85:581: NGF D* 27.5 µm²/s in rat striatal slices, used as proxy for GDNF (similar-size dimer; GDNF heparin binding may slow it further)', "Effective diffusion of GDNF.")
+    gdnf_half_life_h: float = param(24.0, "h", (6.0, 72.0), 'assumption (t½ ≈ 1 d); Hadaczek et al. 2010 Neuropharmacology 58:1114, doi:10.1016/j.neuropharm.2010.02.002: after CED of 3–15 µg GDNF into rat striatum, levels fell rapidly between day 3 and day 7',
                                     "Half-life of GDNF.", bounds=(1e-6, INF))
-    ros_diffusion_um2_s: float = param(2500.0, "µm²/s", (1400.0, 2500.0), "Redox Biol 2022 (PMC8804256): extracellular H2O2 D* 2 500 µm²/s",
+    ros_diffusion_um2_s: float = param(2500.0, "µm²/s", (1400.0, 2500.0), 'Ledo et al. 2022 Redox Biol 50:102250 (PMC8804256): in-vivo extracellular H2O2 effective diffusion D* = 2.5×10⁻⁵ cm²/s = 2 500 µm²/s (rat brain, microsensor)',
                                        "Effective diffusion of ROS (H2O2).")
-    ros_half_life_h: float = param(6.1e-4, "h", (3e-4, 3e-3), "Redox Biol 2022 (PMC8804256): t½ 2.2 s", "Half-life of ROS (H2O2).",
+    ros_half_life_h: float = param(6.1e-4, "h", (3e-4, 3e-3), 'Ledo et al. 2022 Redox Biol 50:102250 (PMC8804256): exogenous H2O2 removed from brain ECS with t½ = 2.2 s in vivo; 2.2 s = 6.1×10⁻⁴ h', "Half-life of ROS (H2O2).",
                                    bounds=(1e-9, INF))
-    glutamate_diffusion_um2_s: float = param(320.0, "µm²/s", (200.0, 400.0), "Zheng, Scimemi & Rusakov 2008 Biophys J (0.32 µm²/ms)",
+    glutamate_diffusion_um2_s: float = param(320.0, "µm²/s", (200.0, 400.0), 'Zheng, Scimemi & Rusakov 2008 Biophys J 95:4584 (PMC2576387): apparent extracellular D of glutamate ≈ 0.32 µm²/ms = 320 µm²/s (two-photon, rat CA1)',
                                              "Effective diffusion of glutamate.")
-    glutamate_half_life_h: float = param(2.8e-6, "h", (1e-6, 1e-5), "Diamond & Jahr 1997; Bergles & Jahr 1997 (≈10 ms transporter clearance)",
+    glutamate_half_life_h: float = param(2.8e-6, "h", (1e-6, 1e-5), 'assumption (bulk uptake t½ ≈ 10 ms = 2.8×10⁻⁶ h); ms scale supported by Bergles & Jahr 1998 J Neurosci 18:7709, doi:10.1523/JNEUROSCI.18-19-07709.1998: astrocyte transporter cycle recovery τ 11.6 ms at 36 °C',
                                          "Uptake half-life of glutamate with intact transporters.", bounds=(1e-12, INF))
     glutamate_ambient_um: float = param(0.5, "µM", (0.025, 5.0),
-                                        "Featherstone & Shippy 2008 Neuroscientist 14:171 (0.5–5 µM); Herman & Jahr 2007 (25 nM)",
+                                        'Featherstone & Shippy 2008 Neuroscientist 14:171, doi:10.1177/1073858407308518: ambient extracellular glutamate in intact brain ~0.5–5 µM (review of microdialysis); lower bound 25 nM from Herman & Jahr 2007',
                                         "Healthy ambient glutamate, maintained by uniform release against uptake.")
-    damage_diffusion_um2_s: float = param(50.0, "µm²/s", (40.0, 70.0), "Stokes–Einstein for 8–9 kDa chemokines (r_h 1.8–2 nm, tortuosity 1.6)",
+    damage_diffusion_um2_s: float = param(50.0, "µm²/s", (40.0, 70.0), 'derived: Stokes–Einstein for 8–9 kDa chemokines (r_h 1.8–2.0 nm ⇒ D_free 164–182 µm²/s) ÷ λ² 2.56–4.58 (Syková & Nicholson 2008; Stroh 2003) = 40–71 µm²/s',
                                           "Effective diffusion of the damage/chemokine signal.")
-    damage_half_life_h: float = param(6.0, "h", (1.0, 24.0), ASSUMPTION, "Half-life of the damage/chemokine signal.", bounds=(1e-6, INF))
+    damage_half_life_h: float = param(6.0, "h", (1.0, 24.0), 'assumption', "Half-life of the damage/chemokine signal.", bounds=(1e-6, INF))
 
 
 # --------------------------------------------------------------------------- MSCs
 @dataclass
 class MSCPathways:
-    """Switches for each route by which IV MSCs can act (knock-out experiments)."""
+    """Switches for each way infused MSCs can act (knock-out experiments); each is a module in sim/pathways/."""
 
-    homing: bool = switch(True, "Circulating MSCs can enter the tissue patch.")
-    local_paracrine: bool = switch(True, "MSCs in the tissue secrete TGF-β, BDNF, GDNF and calm nearby microglia.")
-    exosome: bool = switch(True, "MSC vesicles raise ROS scavenging and glutamate uptake: blood-borne ones behind a leaky barrier, "
-                                 "and locally around MSCs in the tissue.")
-    systemic_treg: bool = switch(True, "MSCs in lung/blood raise the systemic Treg level.")
-    microglia_polarization: bool = switch(True, "MSC-licensed host myeloid signals (PGE2/TSG-6 → IL-10) push microglia to protection.")
+    homing: bool = switch(True, "Local entry: circulating MSCs can enter the tissue patch (after IV infusion almost none do).")
+    local_paracrine: bool = switch(True, "Local: MSCs in the patch secrete TGF-β, BDNF, GDNF and calm microglia they touch.")
+    local_vesicles: bool = switch(True, "Local: vesicles of MSCs in the patch clear ROS and glutamate in their voxel.")
+    exosome: bool = switch(True, "Systemic: vesicles of MSCs in lung and blood cross the leaky barrier and raise ROS scavenging "
+                                 "and glutamate uptake in the whole patch.")
+    systemic_treg: bool = switch(True, "Systemic, durable: phagocytes that engulfed MSCs expand Tregs (systemic Treg level).")
+    microglia_polarization: bool = switch(True, "Systemic, acute: living MSCs license host macrophages (PGE2 → IL-10), "
+                                                "pushing microglia to protection.")
+    efferocytosis: bool = switch(True, "Systemic, durable: phagocytes that engulfed dying MSCs turn immunomodulatory and push "
+                                       "microglia to protection while they persist.")
+    barrier_repair: bool = switch(True, "Systemic: MSCs close part of the blood–spinal-cord-barrier leak for a while.")
 
 
 @dataclass
@@ -355,56 +364,85 @@ class MSCConfig:
         400, "Number of Mesa agents an infusion is split into while outside the tissue (each stands for dose/packets cells).",
         bounds=(1, 100000))
     first_pass_lung_fraction: float = param(
-        0.95, "1", (0.8, 0.99), TOMA_2009 + " (92 ± 7 % first-pass arrest); Fischer et al. 2009 Stem Cells Dev, doi:10.1089/scd.2008.0253",
+        0.95, "1", (0.7, 0.99), 'assumption (0.95); IV data: rat tail-vein 99mTc-MSC ≈70 % of activity in lungs at 5 min (Assis et al. 2010 Cell Transplant 19:219); Fischer et al. 2009 Stem Cells Dev 18:683: majority trapped',
         "Fraction of an infusion arrested in the lung on first pass.", bounds=(0.0, 1.0))
-    lung_half_life_h: float = param(24.0, "h", (12.0, 48.0), LEE_2009 + "; " + TOMA_2009 + " (derived t½ ≈ 25 h)",
+    lung_half_life_h: float = param(24.0, "h", (12.0, 48.0), 'Lee RH et al. 2009 Cell Stem Cell 5:54, doi:10.1016/j.stem.2009.05.003: 2×10⁶ hMSCs i.v. in mice, lung-trapped cells disappeared with t½ ≈ 24 h (human Alu qPCR)',
                                     "Half-life of lung-trapped MSCs (death and phagocytosis).", bounds=(1e-3, INF))
-    lung_release_fraction: float = param(0.05, "1", (0.0, 0.2), "Wang H et al. 2016 Sci Rep 6:22293 (arrest/release model; value assumption)",
+    lung_release_fraction: float = param(0.05, "1", (0.0, 0.2), 'assumption (value); Wang H et al. 2016 Sci Rep 6:22293, doi:10.1038/srep22293: PBK model with lung arrest, depletion and release compartments',
                                          "Fraction of lung losses that re-enter the blood rather than being cleared.", bounds=(0.0, 1.0))
-    blood_half_life_h: float = param(0.1, "h", (0.02, 0.5), "Shim et al. 2015 Stem Cells Dev 24:1124 (IV cells leave blood within the first pass)",
+    blood_half_life_h: float = param(0.1, "h", (0.02, 0.5), 'assumption (t½ ~6 min, ≤ one lung transit); Shim et al. 2015 Stem Cells Dev 24:1124, doi:10.1089/scd.2014.0240: i.v. hMSC mean blood residence time 95-fold shorter than after intra-articular injection (no t½ given)',
                                      "Half-life of free circulating MSCs.", bounds=(1e-4, INF))
-    blood_exit_to_lung_fraction: float = param(0.8, "1", (0.5, 0.95), TOMA_2009 + " (re-arrest in precapillaries)",
+    blood_exit_to_lung_fraction: float = param(0.8, "1", (0.5, 0.95), 'assumption (0.8 of cells leaving blood re-lodge in lung; no measurement found — Toma et al. 2009 Circ Res 104:398 studied intra-arterial arrest in cremaster, not lung re-arrest)',
                                                "Fraction of cells leaving the blood that re-lodge in the lung (the rest are cleared).",
                                                bounds=(0.0, 1.0))
     homing_fraction_to_cord: float = param(
-        1e-4, "1", (0.0, 1e-3), LEE_2009 + " (≤ 0.05 % of a dose outside lung); " + UCCELLI_2012 + " (scant CNS homing)",
+        1e-4, "1", (0.0, 1e-3), 'assumption (10⁻⁴); upper bound derived from Lee RH et al. 2009 Cell Stem Cell 5:54: <1000 of 2×10⁶ i.v. hMSCs in six non-lung tissues (≤5×10⁻⁴); Uccelli et al. 2012 Mol Med 18:794: scant CNS homing',
         "Fraction of blood-leaving cells that would home to the whole spinal cord at full barrier leak and damage.", bounds=(0.0, 1.0))
-    k_homing_damage_pm: float = param(5.0, "pM", (0.5, 50.0), ASSUMPTION, "Mean damage signal at half-maximal homing drive.",
+    k_homing_damage_pm: float = param(5.0, "pM", (0.5, 50.0), 'assumption', "Mean damage signal at half-maximal homing drive.",
                                       bounds=(1e-12, INF))
-    tissue_half_life_h: float = param(24.0, "h", (8.0, 72.0), EGGENHOFER_2012 + " (no viable MSCs at 72 h)", "Half-life of MSCs in tissue.",
+    tissue_half_life_h: float = param(24.0, "h", (8.0, 72.0), 'assumption (tissue t½ 24 h); lung proxy Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297: viable i.v. MSCs recovered from lungs up to 24 h, none at 72 h or in other organs', "Half-life of MSCs in tissue.",
                                       bounds=(1e-3, INF))
-    speed_um_per_h: float = param(10.0, "µm/h", (0.0, 40.0), ASSUMPTION, "Chemotactic speed of MSCs in tissue up the damage gradient.")
-    tgfb: float = param(0.03, "molecules/s/cell", (0.003, 0.3), "ng per 10⁶ cells per day, mostly latent (assumption: 10 % active); Siegel et al. 2013 BMC Med 11:146",
+    speed_um_per_h: float = param(10.0, "µm/h", (0.0, 40.0), 'assumption', "Chemotactic speed of MSCs in tissue up the damage gradient.")
+    tgfb: float = param(0.03, "molecules/s/cell", (0.003, 0.3), 'assumption (0.03 molecules/s ≈ 0.11 ng active TGF-β1 per 10⁶ cells/day = 10 % of ~1 ng total); Siegel et al. 2013 BMC Med 11:146 abstract lists VEGF-A, HGF, LIF… secretion, no TGF-β number found',
                         "Active TGF-β secretion of a tissue MSC.")
-    bdnf: float = param(0.026, "molecules/s/cell", (0.005, 0.1), "Gu et al. 2012 Neurol Res, doi:10.1179/1743132811Y.0000000068 (≈100 pg/10⁶ cells/day)",
+    bdnf: float = param(0.026, "molecules/s/cell", (0.005, 0.1), 'assumption (0.026 molecules/s ≈ 100 pg/10⁶ cells/day); Gu et al. 2012 Neurol Res 34:172, doi:10.1179/1743132811Y.0000000068 report 132 ± 12 pg/mL BDNF in BMSC-conditioned medium only',
                         "BDNF secretion of a tissue MSC.")
-    gdnf: float = param(0.02, "molecules/s/cell", (0.002, 0.1), "Gu et al. 2012 Neurol Res (GDNF 70 pg/mL conditioned medium)",
+    gdnf: float = param(0.02, "molecules/s/cell", (0.002, 0.1), 'assumption (0.02 molecules/s ≈ 86 pg/10⁶ cells/day for a ~30 kDa dimer); Gu et al. 2012 Neurol Res 34:172 report 70 ± 6 pg/mL GDNF in BMSC-conditioned medium (rat), no cell number/volume/time',
                         "GDNF secretion of a tissue MSC.")
-    il10: float = param(0.0, "molecules/s/cell", (0.0, 0.5), "Melief et al. 2013 Haematologica 98:888, doi:10.3324/haematol.2012.078055 (MSCs make no IL-10)",
+    il10: float = param(0.0, "molecules/s/cell", (0.0, 0.5), 'Melief et al. 2013 Haematologica 98:888, doi:10.3324/haematol.2012.078055: IL-10 was not produced by human BM-MSCs, only by monocytes exposed to MSC-derived IL-6 (qualitative zero)',
                         "Direct IL-10 secretion of a tissue MSC (host cells make IL-10; see the polarization pathway).")
-    paracrine_weight: float = param(1.0, "1", (0.0, 3.0), "Németh et al. 2009 Nat Med 15:42, doi:10.1038/nm.1905 (PGE2 → macrophage IL-10; magnitude assumption)",
-                                    "Push toward protection for microglia within contact range of a tissue MSC.")
-    treg_boost_max: float = param(0.47, "relative", (0.0, 0.6), HENKEL_2013 + " (controls have ≈1.47× the Tregs of rapid progressors: upper bound)",
+    paracrine_weight: float = param(1.0, "1", (0.0, 3.0), 'assumption (magnitude); Németh et al. 2009 Nat Med 15:42, doi:10.1038/nm.1905: BMSCs reprogram macrophages via PGE2 (EP2/EP4) to raise IL-10; benefit lost with IL-10 blockade',
+                                    "Push toward protection for microglia within contact range of a tissue MSC, in units of a saturating IL-10 signal.")
+    treg_boost_max: float = param(0.47, "relative", (0.0, 0.6), 'assumption (+47 % cap = restoring a rapid progressor to control level: Henkel et al. 2013 EMBO Mol Med 5:64, controls 0.845 % vs rapid 0.573 % Tregs); no measured MSC-induced Treg fold change found',
                                   "Largest relative rise of the systemic Treg level MSC exposure can cause.", bounds=(0.0, 10.0))
-    treg_boost_ec50: float = param(1e7, "cells·d/kg", (1e6, 1e8), ASSUMPTION, "Remembered MSC exposure giving half the largest Treg rise.",
+    treg_boost_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), 'assumption', "Treg memory of engulfed MSCs giving half the largest Treg rise.",
                                    bounds=(1e-9, INF))
-    treg_memory_days: float = param(14.0, "d", (3.0, 60.0), ASSUMPTION + " (rise in ≈1 d, decay over days–weeks: Perico et al. 2011 CJASN)",
-                                    "Decay time of the MSC-induced Treg rise.", bounds=(1e-3, INF))
-    ev_ros_effect_max: float = param(1.0, "1", (0.0, 3.0), "Bonafede et al. 2016 Exp Cell Res 340:150 (vesicles protect NSC-34 from H2O2; magnitude assumption)",
+    treg_memory_days: float = param(
+        11.54, "d", (5.0, 20.0), "derived: Treg turnover; human CD4⁺CD45RO⁺Foxp3⁺CD25ʰⁱ Tregs double in 8 d in vivo "
+        "(Vukmanovic-Stejic et al. 2006 J Clin Invest, doi:10.1172/JCI28941); loss = production at steady state, "
+        "k = ln 2/8 d = 0.0866 /d, τ = 1/k = 8/ln 2 = 11.54 d",
+        "Time constant of the MSC-induced Treg rise (behind the engulfed-MSC memory).", bounds=(1e-3, INF))
+    ev_ros_effect_max: float = param(1.0, "1", (0.0, 3.0), 'assumption (magnitude); Bonafede et al. 2016 Exp Cell Res 340:150: adipose-stromal-cell exosomes raised viability of SOD1-G93A NSC-34 cells exposed to H2O2',
                                      "Largest relative rise in ROS scavenging from MSC vesicles crossing a fully leaky barrier.")
-    ev_glutamate_effect_max: float = param(0.5, "1", (0.0, 2.0), UCCELLI_2012 + " (IV MSCs reversed raised glutamate release; magnitude assumption)",
+    ev_glutamate_effect_max: float = param(0.5, "1", (0.0, 2.0), 'assumption (magnitude, and attribution to vesicles); Uccelli et al. 2012 Mol Med 18:794: IV MSCs reverted the raised [3H]D-aspartate (glutamate) release of SOD1-G93A spinal cord',
                                            "Largest relative rise in glutamate uptake from MSC vesicles crossing a fully leaky barrier.")
-    ev_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), ASSUMPTION, "Lung/blood MSC burden giving half the largest vesicle effect.",
+    ev_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), 'assumption', "Lung/blood MSC burden giving half the largest vesicle effect.",
                            bounds=(1e-9, INF))
     local_vesicle_effect: float = param(
-        1.0, "1", (0.0, 5.0), "Bonafede et al. 2020 Int J Mol Sci 21:3651, doi:10.3390/ijms21103651 (vesicles home to lesions; magnitude assumption)",
+        1.0, "1", (0.0, 5.0), 'assumption (magnitude); Bonafede et al. 2020 Int J Mol Sci 21:3651, doi:10.3390/ijms21103651: repeated IV/intranasal ASC-exosomes improved SOD1-G93A mice; vesicles homed to lesioned regions',
         "Relative rise in ROS scavenging and glutamate uptake in a voxel holding one tissue MSC.")
-    polarization_weight: float = param(1.0, "1", (0.0, 3.0), "Németh et al. 2009 Nat Med 15:42; de Witte et al. 2018 Stem Cells 36:602 (magnitude assumption)",
-                                       "Push toward protection on all microglia from MSC-licensed host myeloid signals at full barrier leak.")
-    polarization_ec50: float = param(1e7, "cells·d/kg", (1e6, 1e8), ASSUMPTION, "Remembered MSC exposure giving half the largest polarization push.",
+    polarization_weight: float = param(1.0, "1", (0.0, 3.0), 'assumption (magnitude); Németh et al. 2009 Nat Med 15:42; de Witte et al. 2018 Stem Cells 36:602',
+                                       "Push toward protection on all microglia from MSC-licensed host myeloid signals at full barrier leak, in units of a "
+                                       "saturating IL-10 signal (host macrophage IL-10).")
+    polarization_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), 'assumption', "Remembered living MSC burden giving half the largest polarization push.",
                                      bounds=(1e-9, INF))
-    polarization_memory_days: float = param(3.0, "d", (1.0, 14.0), ASSUMPTION + " (monocytes that engulfed MSCs leave the lung within a day)",
-                                            "Decay time of the myeloid polarization signal.", bounds=(1e-3, INF))
+    polarization_memory_days: float = param(1.0, "d", (0.25, 3.0), ASSUMPTION + " (only living MSCs signal; the licensed "
+                                            "macrophage IL-10 response is taken to fade within about a day)",
+                                            "Time constant of the acute myeloid polarization signal behind the living MSC burden.",
+                                            bounds=(1e-3, INF))
+    efferocytosis_weight: float = param(1.0, "1", (0.0, 3.0), ASSUMPTION + " (direction: Pang et al. 2021 Nat Commun 12:6495, "
+                                        "doi:10.1038/s41467-021-26834-3; magnitude not measured)",
+                                        "Push toward protection on all microglia from phagocytes that engulfed MSCs, at full barrier leak, in units of a "
+                                        "saturating IL-10 signal.")
+    efferocytosis_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), ASSUMPTION,
+                                      "Engulfed MSCs still carried by host phagocytes giving half the largest push.", bounds=(1e-9, INF))
+    efferocytosis_memory_days: float = param(
+        7.0, "d", (1.0, 12.0), "derived (a bound, not a measurement of the phenotype): persistence of the engulfing cells: human "
+        "classical monocytes circulate ≈1 d, non-classical ≈7 d (Patel et al. 2017 J Exp Med 214:1913, doi:10.1084/jem.20170355); "
+        "free alveolar macrophages, which engulf IV MSCs (Pang et al. 2021), stay ≈7 d in the mouse alveolus (Lab Invest 1980 "
+        "42:511, PMID 7382427)",
+        "How long host phagocytes carry engulfed MSCs and their changed phenotype (time constant).", bounds=(1e-3, INF))
+    barrier_repair_max: float = param(
+        0.8, "1", (0.0, 0.9), ASSUMPTION + " (proxy: IV human CD34⁺ cells cut lumbar microhaemorrhages of G93A mice by 82 % at "
+        "10⁶ cells, Oncotarget 2018 PMC5828209; MSCs restored the barrier transiently: Magota et al. 2021 Mol Brain, "
+        "doi:10.1186/s13041-021-00787-6)",
+        "Largest fraction of the disease's excess barrier leak that MSC exposure can close.", bounds=(0.0, 1.0))
+    barrier_repair_ec50: float = param(1e7, "cells/kg", (1e6, 1e8), ASSUMPTION,
+                                       "Remembered living MSC burden giving half the largest barrier repair.", bounds=(1e-9, INF))
+    barrier_repair_memory_days: float = param(
+        7.0, "d", (3.0, 28.0), ASSUMPTION + " (a single infusion's repair is transient and weekly ×4 infusions did better: "
+        "Magota et al. 2021; no time course was retrievable)",
+        "Time constant with which barrier repair follows the living MSC burden (and fades after it).", bounds=(1e-3, INF))
     pathways: MSCPathways = field(default_factory=MSCPathways)
 
 
@@ -416,14 +454,45 @@ class TreatmentConfig:
     name: str = setting("iv_msc", "Name of the treatment preset.")
     enabled: bool = switch(True, "Simulate a treated arm next to the control arm.")
     dose_cells_per_kg: float = param(
-        4e7, "cells/kg", (1e6, 1e8), UCCELLI_2012 + " (10⁶ cells per ≈25 g SOD1 mouse); human IV trials use 1–3×10⁶/kg (Moll et al. 2012 Stem Cells 30:1565)",
+        4e7, "cells/kg", (1e6, 1e8), 'derived: 1×10⁶ MSCs i.v. per SOD1-G93A mouse (Uccelli et al. 2012 Mol Med 18:794) ÷ 0.025 kg = 4×10⁷/kg; human IV dose 1.0–3.0×10⁶/kg (Moll et al. 2012 Stem Cells 30:1565, doi:10.1002/stem.1111)',
         "Cells per kg of body weight per infusion.", bounds=(0.0, 1e10))
-    start_day: float = param(90.0, "d", None, UCCELLI_2012 + " (symptomatic stage)", "Day of the first infusion on the preset's clock.",
+    start_day: float = param(90.0, "d", None, 'assumption (90 d); Uccelli et al. 2012 Mol Med 18:794: single IV injection during the symptomatic stage (age not given in abstract)', "Day of the first infusion on the preset's clock.",
                              bounds=(0.0, 1e5))
-    n_infusions: int = param(1, "1", (1, 6), "ALSUMMIT protocol, Trials 2022 23:415 (2 doses 26 d apart, boosters)", "Number of infusions.",
+    n_infusions: int = param(1, "1", (1, 6), 'assumption/design: default 1 = single IV injection (Uccelli et al. 2012 Mol Med 18:794); range up to 5 from ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4 (2 IT + 3 boosters)', "Number of infusions.",
                              bounds=(0, 1000))
-    interval_days: float = param(30.0, "d", (7.0, 120.0), "ALSUMMIT protocol, Trials 2022 23:415", "Days between infusions.",
+    interval_days: float = param(30.0, "d", (7.0, 120.0), 'assumption (30 d); ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4: 2 intrathecal injections 26 days apart, boosters at 4, 7 and 10 months (~90 d apart)', "Days between infusions.",
                                  bounds=(0.0, 1e5))
+
+
+# --------------------------------------------------------------------------- experimental manipulations
+def _factor(doc: str) -> Any:
+    return setting(1.0, doc, bounds=(0.0, 100.0))
+
+
+@dataclass
+class ManipulationConfig:
+    """An in-silico equivalent of a published experiment that changes the glial or immune environment.
+
+    Multipliers on the untouched model (1 = unchanged), acting on both arms from `start_day` on. Each preset in
+    sim/configs/manipulation/ stands for a row of experiments/calibration/manipulations.csv and says in its
+    comments which parts of the mapping are measured and which are assumptions. Never an MSC effect.
+    """
+
+    name: str = setting("none", "Name of the manipulation preset (none: the untouched disease).")
+    start_day: float = setting(-1e5, "First day, on the preset's clock, on which the manipulation acts (a drug started at an age; "
+                                     "the default acts from the start).", unit="d", bounds=(-1e5, 1e5))
+    microglia_tnf: float = _factor("Multiplier on microglial TNF-α release (0: TNF-α knock-out).")
+    microglia_il1b: float = _factor("Multiplier on microglial IL-1β release (0: IL-1β or caspase-1 knock-out).")
+    microglia_ros: float = _factor("Multiplier on microglial ROS release (0: NOX2 knock-out).")
+    microglia_glutamate: float = _factor("Multiplier on microglial glutamate release.")
+    microglia_pro_inflammatory: float = _factor("Multiplier on every transition into the pro-inflammatory state (0: the "
+                                                "pro-inflammatory programme cannot start, e.g. microglial NF-κB deleted).")
+    microglia_activation: float = _factor("Multiplier on microglia leaving the surveillant state (an activation inhibitor).")
+    microglia_proliferation: float = _factor("Multiplier on the division of activated microglia (0: proliferating microglia ablated).")
+    treg_infiltration: float = _factor("Multiplier on Treg entry into the cord (0: no T cells, RAG2−/−).")
+    treg_systemic: float = _factor("Multiplier on the systemic Treg level (> 1: Treg transfer or expansion).")
+    glutamate_uptake: float = _factor("Multiplier on astroglial glutamate uptake (2: EAAT2 overexpressed two-fold).")
+    barrier_leak: float = _factor("Multiplier on the disease's excess barrier leak (< 1: a barrier-restoring treatment).")
 
 
 @dataclass
@@ -441,6 +510,9 @@ class CalibrationOptions:
     enabled: bool = switch(False, "Run a calibration trial (a cohort of control arms scored against the targets) instead of a paired run.")
     cohort_size: int = setting(12, "Virtual individuals (seeds) per calibration trial.", bounds=(2, 100_000))
     first_seed: int = setting(1000, "Seeds first_seed … first_seed + cohort_size − 1 form the fitting cohort.", bounds=(0, 2**62))
+    manipulation_cohort_size: int = setting(
+        32, "Individuals (the first seeds of the cohort) simulated again under each manipulation a target names; paired with "
+        "their untouched selves.", bounds=(2, 100_000))
     individuals: str = setting(
         "random", "How the cohort's individual multipliers are chosen: random (each seed draws its own) or stratified (a "
         "Latin hypercube over the preset's lognormal spreads, one stratum per individual: the cohort's spread matches the "
@@ -464,6 +536,7 @@ class SimConfig:
     fields: FieldsConfig = field(default_factory=FieldsConfig)
     msc: MSCConfig = field(default_factory=MSCConfig)
     treatment: TreatmentConfig = field(default_factory=TreatmentConfig)
+    manipulation: ManipulationConfig = field(default_factory=ManipulationConfig)
     run: RunOptions = field(default_factory=RunOptions)
     calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
 

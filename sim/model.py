@@ -1,15 +1,19 @@
-"""ALSModel: wires agents, fields, pharmacokinetics and dosing; defines the order of one step.
+"""ALSModel: wires agents, fields, pharmacokinetics, MSC pathways and manipulations; defines the order of one step.
 
 One step (default 1 h) in this order:
-1. environment: barrier leak, EAAT2 loss and systemic MSC effects for the current day;
-2. motor neurons read their fields, lose health, die (damage burst), survivors sprout;
-3. microglia switch state (damage vs IL-10/TGF-β, Treg/MSC contact), move, divide, die;
-4. Tregs leave, wander and arrive; 5. MSC packets move between blood/lung/cleared, a few cells home;
-   tissue MSCs move and die; 6. systemic memories advance;
-7. every agent's secretion becomes a source; the fields advance exactly over the step; uptake.
+1. environment (`sim.environment`): barrier leak and EAAT2 uptake of the day, then any experimental
+   manipulation (`sim.manipulation`), then every switched-on MSC pathway (`sim.pathways`) changes it;
+2. motor neurons read their fields and the blood-derived products, lose health, die (damage burst), survivors sprout;
+3. microglia switch state (damage vs IL-10/TGF-β, Treg and pathway pushes), move, divide, die;
+4. Tregs leave, wander and arrive (`sim.agents.treg.step`); 5. MSC packets move between blood/lung/cleared, a
+   few cells may home, tissue MSCs move and die (`sim.pk.step`); 6. the pathways' memories advance on this
+   step's exposure;
+7. every agent's and pathway's secretion becomes a source; the fields advance exactly over the step; uptake
+   and local pathway effects; blood-derived products follow the leak.
 Infusions are Mesa events scheduled at their hour. Random numbers come from one independent
 stream per process (spawned from one SeedSequence), so a treated arm with zero dose reproduces
 the control arm exactly and treated/control pairs share all draws treatment does not touch.
+The biology lives in the modules named above; this class keeps only the wiring and the step order.
 """
 from __future__ import annotations
 
@@ -19,16 +23,18 @@ import mesa
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim import pk, spread
-from sim.agents import MSC, Microglia, MotorNeuron, Treg
+from sim import manipulation, pk, spread
+from sim.agents import Microglia, MotorNeuron
 from sim.agents import microglia as mg
 from sim.agents import motor_neuron as mn
 from sim.agents import msc as msc_mod
 from sim.agents import treg as tr
 from sim.agents.base import Columns
 from sim.config import DiseaseConfig, SimConfig, grid_shape
+from sim.environment import disease_environment, relax
 from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
-from sim.treatment import cells_per_infusion, infusion_days
+from sim.pathways import REGISTRY, Exposure, switched_on
+from sim.treatment import infusion_days
 
 BRUTE_FORCE_PAIRS = 20_000  # contact counting: below this many cell pairs, all pairs beat building a k-d tree
 STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa", "individual")
@@ -36,14 +42,12 @@ STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa"
 TISSUE_STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "mesa")
 REGION_SPAWN_KEY = 1_000  # seeds region k's tissue streams from SeedSequence(seed, spawn_key=(1000, k))
 F = FIELD_INDEX
+# Every pathway's recorded state, 0 where the pathway is off or the arm has no infusions (same columns in both arms).
+PATHWAY_COLUMNS = {column: 0.0 for cls in REGISTRY.values() for column in cls.columns}
 
 
 class NumericalError(RuntimeError):
     """A field became non-finite; the message names the field and the step."""
-
-
-def logistic(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-max(x, -700.0))))  # exp overflows past 709; the value is 0 either way
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class StepContext:
     dt_days: float = 1.0 / 24
     drive: float = 0.0
     neuron_inputs: np.ndarray = field(default_factory=lambda: np.zeros((6, 0)))
+    blood_products: float = 0.0
     neuron_died: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     microglia_inputs: np.ndarray = field(default_factory=lambda: np.zeros((5, 0)))
     microglia_u: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -128,9 +133,10 @@ class ALSModel(mesa.Model):
         self._place_neurons()
         self._place_microglia()
 
-        self.systemic = pk.SystemicState()
         self.msc_infused = 0
         self.msc_cleared = 0
+        self.burden_per_kg = 0.0
+        self.blood_products = 0.0
         self.infusions_given: list[float] = []
         self._deaths_idx = np.zeros(0, dtype=int)
         self._neuron_voxel_cache: np.ndarray | None = None
@@ -139,6 +145,9 @@ class ALSModel(mesa.Model):
         self._doses = infusion_days(cfg.treatment, d) if arm == "treated" else []
         for day in self._doses:
             self.schedule_event(self.infuse, at=(day - d.start_day) * 24 / self.dt_h)
+        # Pathways act through infused cells only: an arm without infusions has none (and is exactly the control).
+        self.pathways = switched_on(cfg) if self._doses else []
+        self._manipulation = cfg.manipulation if manipulation.changes_anything(cfg.manipulation) else None
         self._environment(d.start_day)
 
     # ------------------------------------------------------------------ set-up
@@ -190,10 +199,14 @@ class ALSModel(mesa.Model):
         """Flat voxel index of every motor neuron (neurons never move, so it is computed once)."""
         s = self.neuron_store
         if self._neuron_voxel_cache is None or len(self._neuron_voxel_cache) != len(s):
-            self._neuron_voxel_cache = self._voxel(s["x"], s["y"])
+            self._neuron_voxel_cache = self.voxel(s["x"], s["y"])
         return self._neuron_voxel_cache
 
-    def _voxel(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    @property
+    def n_voxels(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def voxel(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Flat voxel index of positions (positions are kept inside [0, width] × [0, height])."""
         ix = np.minimum((x * (1.0 / self.dx)).astype(np.intp), self.shape[1] - 1)
         iy = np.minimum((y * (1.0 / self.dx)).astype(np.intp), self.shape[0] - 1)
@@ -205,45 +218,53 @@ class ALSModel(mesa.Model):
         return flat[np.array([F[n] for n in names])[:, None], flat_idx[None, :]]
 
     def _environment(self, day: float) -> None:
+        """The step's environment: the disease's own curves, then the manipulation, then the pathways."""
         d = self.cfg.disease
-        day -= self.lag_days  # the region's local disease clock
-        self.leak = d.bscb_leak_baseline + (1 - d.bscb_leak_baseline) * logistic((day - d.bscb_leak_mid_day) / d.bscb_leak_width_days)
-        self.eaat2 = 1.0 - d.eaat2_loss_max * logistic((day - d.eaat2_loss_mid_day) / d.eaat2_loss_width_days)
-        m = self.cfg.msc
-        self.treg_level = self.systemic.treg_level(d.treg_systemic_baseline * self.individual.treg_multiplier, m)
-        self.vesicles = self.systemic.vesicle_effect(self.leak, m)
-        self.polarization = self.systemic.polarization_push(self.leak, m)
+        local_day = day - self.lag_days  # the region's local disease clock
+        env = disease_environment(d, local_day, d.treg_systemic_baseline * self.individual.treg_multiplier)
+        if self._manipulation is not None:
+            manipulation.apply(self._manipulation, env, local_day, d.bscb_leak_baseline)
+        for pathway in self.pathways:
+            pathway.act(env)
+        env.blood_products = self.blood_products
+        self.env = env
         self.mean_damage = float(self.solver.values[F["damage"]].mean())
+
+    # compatibility names for read-outs and tests
+    @property
+    def leak(self) -> float:
+        return self.env.leak
+
+    @property
+    def eaat2(self) -> float:
+        return self.env.eaat2
+
+    @property
+    def treg_level(self) -> float:
+        return self.env.treg_level
 
     # ------------------------------------------------------------------ dosing
     def infuse(self) -> None:
-        """Mesa event: one IV infusion, split into packets; most arrest in the lung on first pass."""
-        t, d, m, rng = self.cfg.treatment, self.cfg.disease, self.cfg.msc, self.rngs["msc"]
-        cells = pk.split_dose(cells_per_infusion(t, d), m.packets_per_infusion)
-        where = pk.first_pass(rng.random(len(cells)), m)
-        for c, comp in zip(cells, where):
-            MSC(self, compartment=comp, cells=c)
-        self.msc_infused += int(cells.sum())
+        """Mesa event: one IV infusion (`sim.pk.infuse`)."""
+        pk.infuse(self)
         self.infusions_given.append(self.day)
-        self._msc_burden_changed()
-
-    def _msc_burden_changed(self) -> None:
-        s = self.msc_store
-        outside = s["compartment"] != msc_mod.TISSUE
-        self.systemic.burden_per_kg = float(s["cells"][outside].sum()) / self.cfg.disease.body_weight_kg
 
     # ------------------------------------------------------------------ the step
     def step(self) -> None:
         ctx = self.ctx
         ctx.day = self.day - self.dt_h / 24.0  # Mesa advanced time already: use the interval's start
         self._environment(ctx.day)
-        self._damage_gradient = self.solver.gradient(F["damage"])
+        self.damage_gradient = self.solver.gradient(F["damage"])
         self._step_neurons()
         self._step_microglia()
-        self._step_tregs()
-        self._step_msc()
-        self.systemic.advance(self.systemic.burden_per_kg, ctx.dt_days, self.cfg.msc)
+        tr.step(self)
+        engulfed = pk.step(self)
+        if self.pathways:
+            exposure = Exposure(self.burden_per_kg, engulfed / self.cfg.disease.body_weight_kg / ctx.dt_days)
+            for pathway in self.pathways:
+                pathway.advance(exposure, ctx.dt_days)
         self._step_fields()
+        self.blood_products = relax(self.blood_products, self.env.leak, self.cfg.disease.blood_product_clearance_days, ctx.dt_days)
 
     def _step_neurons(self) -> None:
         d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
@@ -253,6 +274,7 @@ class ALSModel(mesa.Model):
         inputs = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
         inputs[3] = np.maximum(inputs[3] - self.cfg.fields.glutamate_ambient_um, 0.0)  # glutamate above ambient
         ctx.neuron_inputs = inputs
+        ctx.blood_products = self.env.blood_products
         died = self._neuron_rules()
         s["alive"][died] = False
         s["death_day"][died] = self.day
@@ -264,21 +286,24 @@ class ALSModel(mesa.Model):
         n = len(s)
         if n == 0:
             return
-        idx = self._voxel(s["x"], s["y"])
+        idx = self.voxel(s["x"], s["y"])
         damage, tnf, il10, tgfb = self._sample(("damage", "tnf", "il10", "tgfb"), idx)
-        push = self.polarization + p.treg_contact_weight * self._contacts(s, self.treg_store)
-        if self.cfg.msc.pathways.local_paracrine:
-            push = push + self.cfg.msc.paracrine_weight * self._contacts(s, self.msc_store, tissue_only=True)
+        t = self.treg_store
+        push = self.env.microglia_push + p.treg_contact_weight * self.contacts(s["x"], s["y"], t["x"], t["y"])
+        for pathway in self.pathways:
+            extra = pathway.microglia_push(self, s)
+            if extra is not None:
+                push = push + extra
         ctx.microglia_inputs = np.stack([damage, tnf, il10, tgfb, np.broadcast_to(push, damage.shape)])
         ctx.microglia_u = rng.random(n)
         normals = rng.standard_normal((2, n))
         u_birth, u_death = rng.random(n), rng.random(n)
         self._microglia_rules()
-        gy, gx = self._damage_gradient
+        gy, gx = self.damage_gradient
         grad_scale = p.k_damage_pm / 100.0  # gradients above K_D per 100 µm saturate the speed
         s["x"][:], s["y"][:] = mg.chemotaxis_step(s["x"], s["y"], gy.ravel()[idx], gx.ravel()[idx], normals, p.speed_um_per_h,
                                                   p.random_motility_um2_per_h, grad_scale, ctx.dt_h, self.width, self.height)
-        self._microglia_births_deaths(damage, u_birth, u_death)
+        mg.births_and_deaths(self, damage, u_birth, u_death)
 
     def _neuron_rules(self) -> np.ndarray:
         """Health update of every neuron from `ctx` by the configured engine; returns the mask of new deaths."""
@@ -288,7 +313,7 @@ class ALSModel(mesa.Model):
             ctx.neuron_rate = np.zeros(len(s))
             self.agents_by_type[MotorNeuron].do("step")
             return ctx.neuron_died
-        ctx.neuron_rate = mn.damage_rate(ctx.drive, s["vulnerability"], *ctx.neuron_inputs, self.cfg.neurons)
+        ctx.neuron_rate = mn.damage_rate(ctx.drive, s["vulnerability"], *ctx.neuron_inputs, ctx.blood_products, self.cfg.neurons)
         s["health"][:], died = mn.update_health(s["health"], s["alive"], ctx.neuron_rate, ctx.dt_days)
         return died
 
@@ -298,115 +323,28 @@ class ALSModel(mesa.Model):
         if self.cfg.engine == "agents":
             self.agents_by_type[Microglia].do("step")
         else:
-            rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, self.cfg.microglia)
+            rates = mg.transition_rates(s["state"], *ctx.microglia_inputs, self.cfg.microglia,
+                                        self.env.microglia_activation, self.env.microglia_pro_inflammatory)
             s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
 
-    def _microglia_births_deaths(self, damage: np.ndarray, u_birth: np.ndarray, u_death: np.ndarray) -> None:
-        p, s, days = self.cfg.microglia, self.microglia_store, self.ctx.dt_days
-        active = s["state"] != mg.SURVEILLANT
-        room = max(0.0, 1.0 - len(s) / self.microglia_capacity)
-        drive = mg.damage_drive(damage, p)
-        born = active & (u_birth < -np.expm1(-p.proliferation_rate_per_day * drive * room * days))
-        dies = active & ~born & (u_death < -np.expm1(-p.apoptosis_rate_per_day * days))
-        parents = np.flatnonzero(born)
-        if len(parents):
-            jitter = self.rngs["microglia"].normal(0.0, 5.0, size=(2, len(parents)))
-            xs = mg.reflect(s["x"][parents] + jitter[0], self.width)
-            ys = mg.reflect(s["y"][parents] + jitter[1], self.height)
-            states = s["state"][parents].copy()
-            doomed = [s.owners[i] for i in np.flatnonzero(dies)]
-            for x, y, st in zip(xs, ys, states):
-                Microglia(self, x=x, y=y, state=st)
-        else:
-            doomed = [s.owners[i] for i in np.flatnonzero(dies)]
-        for agent in doomed:
-            agent.remove()
-
-    def _contacts(self, cells: Columns, others: Columns, tissue_only: bool = False) -> np.ndarray:
-        """Number of `others` within the contact radius of each cell."""
-        if len(others) == 0 or len(cells) == 0:
-            return np.zeros(len(cells))
-        keep = others["compartment"] == msc_mod.TISSUE if tissue_only else np.ones(len(others), bool)
-        if not keep.any():
-            return np.zeros(len(cells))
+    def contacts(self, x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+        """Number of the other cells (ox, oy) within the contact radius of each cell (x, y)."""
+        if len(ox) == 0 or len(x) == 0:
+            return np.zeros(len(x))
         r = self.cfg.microglia.contact_radius_um
-        ox, oy = others["x"][keep], others["y"][keep]
-        if len(cells) * len(ox) <= BRUTE_FORCE_PAIRS:
+        if len(x) * len(ox) <= BRUTE_FORCE_PAIRS:
             # all pairs: the k-d tree compares the same squared distance dx² + dy² with r², so the counts are equal
-            dx = ox[None, :] - cells["x"][:, None]
-            dy = oy[None, :] - cells["y"][:, None]
+            dx = ox[None, :] - x[:, None]
+            dy = oy[None, :] - y[:, None]
             return np.count_nonzero(dx * dx + dy * dy <= r * r, axis=1).astype(float)
         tree = cKDTree(np.column_stack([ox, oy]))
-        pts = np.column_stack([cells["x"], cells["y"]])
-        return tree.query_ball_point(pts, r, return_length=True).astype(float)
+        return tree.query_ball_point(np.column_stack([x, y]), r, return_length=True).astype(float)
 
-    def _step_tregs(self) -> None:
-        p, ctx, s, rng = self.cfg.tregs, self.ctx, self.treg_store, self.rngs["tregs"]
-        n = len(s)
-        if n:
-            leaving = tr.leaves(rng.random(n), ctx.dt_h, p)
-            normals = rng.standard_normal((2, n))
-            step = np.sqrt(2 * p.motility_um2_per_h * ctx.dt_h)
-            s["x"][:] = mg.reflect(s["x"] + step * normals[0], self.width)
-            s["y"][:] = mg.reflect(s["y"] + step * normals[1], self.height)
-            for agent in [s.owners[i] for i in np.flatnonzero(leaving)]:
-                agent.remove()
-        rate = tr.infiltration_rate_per_h(self.area_mm2, self.leak, self.mean_damage, self.treg_level, p)
-        arrivals = rng.poisson(rate * ctx.dt_h)
-        if arrivals:
-            xy = rng.uniform([0, 0], [self.width, self.height], size=(arrivals, 2))
-            for x, y in xy:
-                Treg(self, x=x, y=y)
-
-    def _step_msc(self) -> None:
+    def tissue_msc_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the MSCs inside the patch (the only cells the local pathways act through)."""
         s = self.msc_store
-        if len(s) == 0:
-            return
-        comp = s["compartment"].copy()
-        gone = self._msc_outside(np.flatnonzero(comp != msc_mod.TISSUE))
-        gone += self._msc_in_tissue(np.flatnonzero(comp == msc_mod.TISSUE))
-        for agent in gone:
-            agent.remove()
-        self._msc_burden_changed()
-
-    def _msc_outside(self, packets: np.ndarray) -> list:
-        """Packets leave blood/lung as wholes; cells leaving the blood may home (per-cell draw)."""
-        s, m, ctx, rng = self.msc_store, self.cfg.msc, self.ctx, self.rngs["msc"]
-        if not len(packets):
-            return []
-        comp = s["compartment"][packets]
-        leave = rng.random(len(packets)) < pk.leave_probability(comp, ctx.dt_h, m)
-        dest = pk.destination(comp, rng.random(len(packets)), m)
-        p_home = pk.homing_probability(self.leak, self.mean_damage, self.patch_volume_mm3, m,
-                                       self.cfg.disease.cord_volume_mm3) if m.pathways.homing else 0.0
-        gone = []
-        for i, from_blood, to in zip(packets[leave], comp[leave] == msc_mod.BLOOD, dest[leave]):
-            if from_blood and p_home > 0:
-                homed = int(rng.binomial(s["cells"][i], p_home))
-                s["cells"][i] -= homed
-                for x, y in rng.uniform([0, 0], [self.width, self.height], size=(homed, 2)):
-                    MSC(self, compartment=msc_mod.TISSUE, cells=1, x=x, y=y)
-            if to == pk.CLEARED or s["cells"][i] == 0:
-                self.msc_cleared += int(s["cells"][i])
-                gone.append(s.owners[i])
-            else:
-                s["compartment"][i] = to
-        return gone
-
-    def _msc_in_tissue(self, cells: np.ndarray) -> list:
-        """Tissue MSCs die with their half-life and move up the damage gradient."""
-        s, m, ctx, rng = self.msc_store, self.cfg.msc, self.ctx, self.rngs["msc"]
-        if not len(cells):
-            return []
-        dies = rng.random(len(cells)) < -np.expm1(-np.log(2) * ctx.dt_h / m.tissue_half_life_h)
-        idx = self._voxel(s["x"][cells], s["y"][cells])
-        gy, gx = self._damage_gradient
-        normals = rng.standard_normal((2, len(cells)))
-        s["x"][cells], s["y"][cells] = mg.chemotaxis_step(
-            s["x"][cells], s["y"][cells], gy.ravel()[idx], gx.ravel()[idx], normals, m.speed_um_per_h, 0.0,
-            self.cfg.microglia.k_damage_pm / 100.0, ctx.dt_h, self.width, self.height)
-        self.msc_cleared += int(s["cells"][cells[dies]].sum())
-        return [s.owners[i] for i in cells[dies]]
+        inside = s["compartment"] == msc_mod.TISSUE
+        return s["x"][inside], s["y"][inside]
 
     # ------------------------------------------------------------------ fields
     def _sources(self) -> np.ndarray:
@@ -432,29 +370,26 @@ class ALSModel(mesa.Model):
 
         p, s = self.cfg.microglia, self.microglia_store
         if len(s):
-            midx = self._voxel(s["x"], s["y"])
+            midx = self.voxel(s["x"], s["y"])
             pro = (s["state"] == mg.PRO_INFLAMMATORY).astype(float)
             prot = (s["state"] == mg.PROTECTIVE).astype(float)
             w_pro, w_prot = pro + p.mixed_output * prot, prot + p.mixed_output * pro
             offset, rates, per_molecule, which = self._microglia_release
+            factors = np.concatenate([self.env.microglia_release, np.ones(len(which) - len(self.env.microglia_release))])[:, None]
             where.append((offset + midx[None, :]).ravel())
-            amount.append(((rates * np.stack([w_pro, w_prot])[which]) * per_molecule).ravel())
+            amount.append(((rates * factors * np.stack([w_pro, w_prot])[which]) * per_molecule).ravel())
 
         t = self.treg_store
         if len(t):
-            tidx = self._voxel(t["x"], t["y"])
+            tidx = self.voxel(t["x"], t["y"])
             for name in ("il10", "tgfb"):
                 where.append(tidx + F[name] * nvox)
                 amount.append(np.full(len(tidx), getattr(self.cfg.tregs, name) * pm[F[name]]))
 
-        m, ms = self.cfg.msc, self.msc_store
-        if len(ms) and m.pathways.local_paracrine:
-            inside = ms["compartment"] == msc_mod.TISSUE
-            if inside.any():
-                sidx = self._voxel(ms["x"][inside], ms["y"][inside])
-                for name in ("tgfb", "bdnf", "gdnf", "il10"):
-                    where.append(sidx + F[name] * nvox)
-                    amount.append(np.full(len(sidx), getattr(m, name) * pm[F[name]]))
+        for pathway in self.pathways:
+            for idx, rate in pathway.release(self):
+                where.append(idx)
+                amount.append(rate)
 
         n_all = len(FIELD_NAMES) * nvox
         src = np.bincount(np.concatenate(where), np.concatenate(amount), minlength=n_all) if where else np.zeros(n_all)
@@ -463,14 +398,15 @@ class ALSModel(mesa.Model):
         return src
 
     def _step_fields(self) -> None:
-        m = self.cfg.msc
+        env = self.env
         decay = self.base_decay.copy()
-        decay[F["glutamate"]] *= self.eaat2 * (1.0 + m.ev_glutamate_effect_max * self.vesicles)
-        decay[F["ros"]] *= 1.0 + m.ev_ros_effect_max * self.vesicles
+        decay[F["glutamate"]] *= env.eaat2 * env.glutamate_clearance
+        decay[F["ros"]] *= env.ros_scavenging
         self.solver.set_decay(decay)
         values = self.solver.step(self._sources())
         self._apply_trophic_uptake()
-        self._apply_local_vesicles()
+        for pathway in self.pathways:
+            pathway.after_fields(self)
         if not np.isfinite(values).all():
             bad = FIELD_NAMES[int(np.flatnonzero(~np.isfinite(values).reshape(len(FIELD_NAMES), -1).all(axis=1))[0])]
             raise NumericalError(f"field {bad!r} became non-finite at step {self.steps} (day {self.day:.2f}) of the {self.arm} arm")
@@ -487,29 +423,9 @@ class ALSModel(mesa.Model):
             self._uptake_alive = n_alive
         self.solver.scale([F["bdnf"], F["gdnf"]], self._uptake_factor)
 
-    def _apply_local_vesicles(self) -> None:
-        """Vesicles of tissue MSCs raise ROS scavenging and glutamate uptake in their voxel.
-
-        Both species live milliseconds to seconds, far shorter than a step, so they are at quasi-steady
-        state: raising local loss by a factor (1 + e·n) divides the local level by the same factor
-        (an exponential operator split would wrongly wipe them out).
-        """
-        m, s = self.cfg.msc, self.msc_store
-        if not (m.pathways.exosome and m.local_vesicle_effect > 0 and len(s)):
-            return
-        inside = s["compartment"] == msc_mod.TISSUE
-        if not inside.any():
-            return
-        count = np.bincount(self._voxel(s["x"][inside], s["y"][inside]), minlength=self.shape[0] * self.shape[1]).reshape(self.shape)
-        self.solver.scale([F["ros"], F["glutamate"]], 1.0 / (1.0 + m.local_vesicle_effect * count))
-
     # ------------------------------------------------------------------ read-outs
     def msc_cells(self) -> dict[str, int]:
-        s = self.msc_store
-        out = {name: int(s["cells"][s["compartment"] == code].sum()) for code, name in enumerate(msc_mod.COMPARTMENTS)}
-        out["cleared"] = self.msc_cleared
-        out["infused"] = self.msc_infused
-        return out
+        return pk.cells_by_compartment(self)
 
     def neuron_metrics(self) -> dict[str, float]:
         """The motor-neuron columns of a time-series row (all that a further body region contributes)."""
@@ -535,6 +451,10 @@ class ALSModel(mesa.Model):
         row["tregs"] = len(self.treg_store)
         for name, cells in self.msc_cells().items():
             row[f"msc_{name}"] = cells
-        row.update(treg_systemic=self.treg_level, bscb_leak=self.leak, eaat2_fraction=self.eaat2, vesicle_effect=self.vesicles,
-                   polarization_push=self.polarization)
+        env = self.env
+        row.update(treg_systemic=env.treg_level, bscb_leak=env.leak, bscb_leak_untreated=env.leak_untreated, eaat2_fraction=env.eaat2,
+                   blood_products=self.blood_products)
+        row.update(PATHWAY_COLUMNS)
+        for pathway in self.pathways:
+            row.update(pathway.state())
         return row

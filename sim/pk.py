@@ -1,29 +1,22 @@
-"""IV MSC pharmacokinetics and the systemic effects of MSCs outside the tissue.
+"""IV MSC pharmacokinetics: where the infused cells are (blood, lung, cleared) and how they move.
 
-Compartments: blood → (first-pass arrest) lung → death/phagocytosis (cleared) or release back to
-blood; blood → re-arrest in lung, clearance elsewhere, or homing into the spinal cord.
-Defaults: 92 ± 7 % first-pass arrest (Toma et al. 2009 Circ Res), lung t½ ≈ 24 h (Lee et al.
-2009 Cell Stem Cell 5:54), minutes in free circulation (Shim et al. 2015 Stem Cells Dev 24:1124).
+Compartments: blood → (first-pass arrest) lung → death and phagocytosis (cleared) or release back to
+blood; blood → re-arrest in lung, clearance elsewhere, or entry into the spinal cord (the `homing`
+pathway). Most of an IV dose lodges in the lung, where the cells disappear with a half-life of about a day
+(Lee et al. 2009 Cell Stem Cell 5:54, doi:10.1016/j.stem.2009.05.003); no viable cells are found after a few
+days (Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297). Cells are conserved exactly.
 
-Systemic effects are driven by the MSC burden B(t) = (lung + blood cells) / body weight (cells/kg):
-* Treg boost: lung-trapped MSCs are engulfed by monocytes and expand Tregs (de Witte et al. 2018
-  Stem Cells 36:602; Perico et al. 2011 CJASN). A memory M_T with dM/dt = B − M/τ_T sets
-  T_sys = T_base·(1 + E_max·M_T/(M_T + EC50)); E_max ≤ 0.47 (Henkel et al. 2013 EMBO Mol Med 5:64).
-* Vesicles (exosomes): follow B (short blood half-life); inside a leaky barrier they raise ROS
-  scavenging and glutamate uptake by factors 1 + e_max·B/(B+EC50)·leak (Bonafede et al. 2016;
-  Uccelli et al. 2012 Mol Med 18:794).
-* Myeloid polarization: MSC PGE2/TSG-6 make host macrophages produce IL-10 (Németh et al. 2009 Nat
-  Med 15:42); a memory M_P (τ_P) pushes every microglial cell toward protection by
-  w·M_P/(M_P+EC50)·leak.
+What the host meets — the living burden B(t) = (lung + blood cells)/body weight and the cells cleared
+per day, which host phagocytes engulf — is the `Exposure` every systemic pathway reads (`sim.pathways`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from sim.agents.msc import BLOOD, LUNG
+from sim.agents.microglia import chemotaxis_step
+from sim.agents.msc import BLOOD, COMPARTMENTS, LUNG, MSC, TISSUE
 from sim.config import MSCConfig
+from sim.treatment import cells_per_infusion
 
 CLEARED = -1
 LN2 = np.log(2.0)
@@ -55,47 +48,83 @@ def destination(compartment, u_route, p: MSCConfig):
     return np.where(compartment == LUNG, from_lung, from_blood).astype(np.int8)
 
 
-def homing_probability(leak: float, mean_damage: float, patch_volume_mm3: float, p: MSCConfig, cord_volume_mm3: float) -> float:
-    """Chance that one cell leaving the blood enters this patch."""
-    drive = mean_damage / (mean_damage + p.k_homing_damage_pm)
-    share = min(1.0, patch_volume_mm3 / cord_volume_mm3)
-    return float(min(1.0, p.homing_fraction_to_cord * leak * drive * share))
+# --------------------------------------------------------------------------- in the model
+def infuse(model) -> None:
+    """One IV infusion: the dose split into packets, most arrested in the lung on first pass."""
+    t, d, m, rng = model.cfg.treatment, model.cfg.disease, model.cfg.msc, model.rngs["msc"]
+    cells = split_dose(cells_per_infusion(t, d), m.packets_per_infusion)
+    for c, comp in zip(cells, first_pass(rng.random(len(cells)), m)):
+        MSC(model, compartment=comp, cells=c)
+    model.msc_infused += int(cells.sum())
+    _update_burden(model)
 
 
-@dataclass
-class SystemicState:
-    """Slow systemic variables set by the MSC burden (cells/kg in lung + blood)."""
-
-    burden_per_kg: float = 0.0
-    treg_memory: float = 0.0  # cells·d/kg
-    polarization_memory: float = 0.0  # cells·d/kg
-
-    def advance(self, burden_per_kg: float, dt_days: float, p: MSCConfig) -> None:
-        self.burden_per_kg = burden_per_kg
-        self.treg_memory = _relax(self.treg_memory, burden_per_kg, p.treg_memory_days, dt_days)
-        self.polarization_memory = _relax(self.polarization_memory, burden_per_kg, p.polarization_memory_days, dt_days)
-
-    def treg_level(self, baseline: float, p: MSCConfig) -> float:
-        if not p.pathways.systemic_treg:
-            return baseline
-        m = self.treg_memory
-        return baseline * (1.0 + p.treg_boost_max * m / (m + p.treg_boost_ec50))
-
-    def vesicle_effect(self, leak: float, p: MSCConfig) -> float:
-        """Fraction (0–1) of the largest vesicle effect reaching the tissue."""
-        if not p.pathways.exosome:
-            return 0.0
-        b = self.burden_per_kg
-        return leak * b / (b + p.ev_ec50)
-
-    def polarization_push(self, leak: float, p: MSCConfig) -> float:
-        if not p.pathways.microglia_polarization:
-            return 0.0
-        m = self.polarization_memory
-        return p.polarization_weight * leak * m / (m + p.polarization_ec50)
+def step(model) -> int:
+    """Move MSC packets and tissue MSCs; return the cells cleared outside the tissue this step (engulfed by host phagocytes)."""
+    s = model.msc_store
+    if len(s) == 0:
+        return 0
+    comp = s["compartment"].copy()
+    before = model.msc_cleared
+    gone = _outside(model, np.flatnonzero(comp != TISSUE))
+    engulfed = model.msc_cleared - before
+    gone += _in_tissue(model, np.flatnonzero(comp == TISSUE))
+    for agent in gone:
+        agent.remove()
+    _update_burden(model)
+    return engulfed
 
 
-def _relax(memory: float, inflow: float, tau_days: float, dt_days: float) -> float:
-    """Exact step of dM/dt = inflow − M/τ with inflow constant over the step."""
-    decay = np.exp(-dt_days / tau_days)
-    return float(memory * decay + inflow * tau_days * (1.0 - decay))
+def cells_by_compartment(model) -> dict[str, int]:
+    """Cells in blood, lung and tissue, and all cleared and infused so far (conserved exactly)."""
+    s = model.msc_store
+    out = {name: int(s["cells"][s["compartment"] == code].sum()) for code, name in enumerate(COMPARTMENTS)}
+    out["cleared"] = model.msc_cleared
+    out["infused"] = model.msc_infused
+    return out
+
+
+def _update_burden(model) -> None:
+    s = model.msc_store
+    outside = s["compartment"] != TISSUE
+    model.burden_per_kg = float(s["cells"][outside].sum()) / model.cfg.disease.body_weight_kg
+
+
+def _outside(model, packets: np.ndarray) -> list:
+    """Packets leave blood/lung as wholes; cells leaving the blood may enter the patch (the homing pathway's draw)."""
+    s, m, ctx, rng = model.msc_store, model.cfg.msc, model.ctx, model.rngs["msc"]
+    if not len(packets):
+        return []
+    comp = s["compartment"][packets]
+    leave = rng.random(len(packets)) < leave_probability(comp, ctx.dt_h, m)
+    dest = destination(comp, rng.random(len(packets)), m)
+    p_home = max((pathway.entry_probability(model) for pathway in model.pathways), default=0.0)
+    gone = []
+    for i, from_blood, to in zip(packets[leave], comp[leave] == BLOOD, dest[leave]):
+        if from_blood and p_home > 0:
+            homed = int(rng.binomial(s["cells"][i], p_home))
+            s["cells"][i] -= homed
+            for x, y in rng.uniform([0, 0], [model.width, model.height], size=(homed, 2)):
+                MSC(model, compartment=TISSUE, cells=1, x=x, y=y)
+        if to == CLEARED or s["cells"][i] == 0:
+            model.msc_cleared += int(s["cells"][i])
+            gone.append(s.owners[i])
+        else:
+            s["compartment"][i] = to
+    return gone
+
+
+def _in_tissue(model, cells: np.ndarray) -> list:
+    """Tissue MSCs die with their half-life and move up the damage gradient."""
+    s, m, ctx, rng = model.msc_store, model.cfg.msc, model.ctx, model.rngs["msc"]
+    if not len(cells):
+        return []
+    dies = rng.random(len(cells)) < -np.expm1(-LN2 * ctx.dt_h / m.tissue_half_life_h)
+    idx = model.voxel(s["x"][cells], s["y"][cells])
+    gy, gx = model.damage_gradient
+    normals = rng.standard_normal((2, len(cells)))
+    s["x"][cells], s["y"][cells] = chemotaxis_step(
+        s["x"][cells], s["y"][cells], gy.ravel()[idx], gx.ravel()[idx], normals, m.speed_um_per_h, 0.0,
+        model.cfg.microglia.k_damage_pm / 100.0, ctx.dt_h, model.width, model.height)
+    model.msc_cleared += int(s["cells"][cells[dies]].sum())
+    return [s.owners[i] for i in cells[dies]]

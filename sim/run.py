@@ -200,6 +200,7 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
                       "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
                       "infusion_days": infusion_days(t, d)},
+        "manipulation": cfg.manipulation.name,
         "clock": d.clock,
         "calibration": d.calibration or "not calibrated (no fit recorded for this preset)",
         "days": [d.start_day, d.horizon_days],
@@ -221,6 +222,8 @@ def summary_table(summary: dict) -> str:
     lines = [sim.NOTICE, "",
              f"disease={summary['disease']}  seed={summary['seed']}  days {summary['days'][0]:g}–{summary['days'][1]:g} ({summary['clock']})",
              f"preset calibration: {summary.get('calibration', 'unknown')}",
+             *([f"manipulation: {summary['manipulation']} (an in-silico equivalent of a published experiment, both arms)"]
+               if summary.get("manipulation", "none") != "none" else []),
              f"{'arm':<9} {'T50 (days to 50% MN loss)':>26} {'MN alive at end':>16} {'functional index':>17}"]
     for arm, o in summary["arms"].items():
         lines.append(f"{arm:<9} {_fmt_day(o['t50_days']):>26} {o['mn_alive_final']:>16.1%} {o['functional_index_final']:>17.2f}")

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from sim.cli import compose_config
+from sim.presets import compose_config
 from sim.dashboard.runs import execute_run
 from sim.experiments import compare
 

@@ -17,7 +17,7 @@ import pytest
 from dash.development.base_component import Component
 
 import sim
-from sim.cli import compose_config
+from sim.presets import compose_config
 from sim.config import ConfigError, SimConfig, iter_params
 from sim.dashboard import explain, sweeps
 from sim.dashboard.app import create_app
@@ -284,20 +284,26 @@ def test_run_folder_reader_gives_figures_and_refuses_non_runs(short_run, tmp_pat
 
 def test_explain_panel_is_generated_from_config_metadata_and_docstrings():
     import sim.agents.microglia
+    from sim import pathways
     import sim.pk
     found = explain.sections()
     rows = {r.key: r for s in found for r in s.params}
-    sections = {"domain", "disease", "neurons", "microglia", "tregs", "fields", "msc", "treatment"}
-    expected = {k for k, _, _ in iter_params(SimConfig()) if k.split(".")[0] in sections}
-    assert set(rows) == expected
+    sections = {"domain", "disease", "neurons", "microglia", "tregs", "fields", "msc", "treatment", "manipulation"}
+    expected = {k for k, _, _ in iter_params(SimConfig()) if k.split(".")[0] in sections and not k.startswith("msc.pathways.")}
+    assert set(rows) == expected  # every parameter once at least; the switches are the pathway sections themselves
     for key, f, _ in iter_params(SimConfig()):
         if key in rows:
             assert rows[key].unit == f.metadata["unit"] and rows[key].source == f.metadata["source"]
-            assert rows[key].meaning == f.metadata["doc"]
+            assert rows[key].meaning == f.metadata["doc"] and rows[key].kind == (f.metadata.get("kind") or f.metadata["source"])
     by_title = {s.title: s for s in found}
     assert by_title["Microglia"].summary.startswith(sim.agents.microglia.__doc__.splitlines()[0])
-    assert "first-pass arrest" in by_title["MSCs: blood, lung, tissue and their effects"].details
-    assert sim.pk.__doc__.splitlines()[0] in by_title["MSCs: blood, lung, tissue and their effects"].summary
+    assert "first-pass arrest" in by_title["MSCs: blood, lung and tissue"].details
+    assert sim.pk.__doc__.splitlines()[0] in by_title["MSCs: blood, lung and tissue"].summary
+    # one section per MSC pathway; a local one says how little of an IV dose reaches the patch
+    for name, cls in pathways.REGISTRY.items():
+        section = by_title[f"MSC pathway: {name} ({cls.route})"]
+        assert {r.key for r in section.params} == set(cls.params) and cls.sources[0] in section.details
+        assert ("almost nothing to act through" in section.summary) == (cls.route == pathways.LOCAL)
     assert rows["treatment.dose_cells_per_kg"].unit == "cells/kg" and rows["treatment.dose_cells_per_kg"].plausible == "1e+06 – 1e+08"
     assert by_title["Motor neurons"].n_assumptions == sum(r.assumption for r in by_title["Motor neurons"].params) > 0
 
@@ -347,7 +353,7 @@ def test_page_has_the_notice_twice_and_no_advice_wording():
 
 @pytest.mark.parametrize("preset", ["sod1_g93a_mouse", "human_sporadic"])
 def test_the_preset_menu_states_the_calibration_status_every_run_prints(preset):
-    from sim.cli import preset_values
+    from sim.presets import preset_values
     from sim.dashboard.layout import DISEASE_LABELS, disease_label
     status = compose_config([f"disease={preset}"]).disease.calibration
     label = disease_label(preset, preset_values("disease")[preset])

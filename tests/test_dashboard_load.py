@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from playwright import sync_api
 
-from sim.cli import compose_config
+from sim.presets import compose_config
 from sim.dashboard import app as dashboard_app
 from sim.dashboard.layout import INPUTS
 from sim.dashboard.runs import RunManager, new_id

@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 
 import sim
 from sim import recorder
-from sim.cli import check_run_dir, compose_config
+from sim.cli import check_run_dir
+from sim.presets import compose_config
 from sim.config import ConfigError
 from sim.experiments import compare
 from sim.fields import FIELD_NAMES

@@ -76,8 +76,8 @@ def _base_inputs(n: int = 400, seed: int = 1) -> dict[str, np.ndarray]:
     return {k: rng.uniform(0.0, 10.0, n) * HALF[k] for k in INPUT_NAMES}
 
 
-def _rate(inputs: dict, drive=0.02, vulnerability=1.0, p: NeuronConfig = NP):
-    return mn.damage_rate(drive, vulnerability, *(inputs[k] for k in INPUT_NAMES), p)
+def _rate(inputs: dict, drive=0.02, vulnerability=1.0, p: NeuronConfig = NP, blood=0.0):
+    return mn.damage_rate(drive, vulnerability, *(inputs[k] for k in INPUT_NAMES), blood, p)
 
 
 @pytest.mark.parametrize("name", ["tnf", "il1b", "ros", "glutamate_excess"])
@@ -119,6 +119,20 @@ def test_damage_rate_scales_with_vulnerability():
     # per-neuron vulnerability arrays broadcast elementwise
     v = np.linspace(0.1, 3.0, len(r1))
     np.testing.assert_allclose(_rate(base, vulnerability=v), v * r1, rtol=1e-12)
+
+
+def test_the_glial_gain_scales_exactly_the_inflammatory_amplification():
+    base = dict(_base_inputs(), bdnf=np.zeros(400), gdnf=np.zeros(400))
+    rates = {g: _rate(base, p=dataclasses.replace(NP, glial_gain=g)) / 0.02 for g in (0.0, 1.0, 4.0)}
+    np.testing.assert_allclose(rates[0.0], 1.0, rtol=1e-12)  # no glial term: the intrinsic drive alone
+    np.testing.assert_allclose(rates[4.0] - 1.0, 4.0 * (rates[1.0] - 1.0), rtol=1e-9)
+
+
+def test_blood_derived_products_amplify_damage_linearly_with_their_weight():
+    zero = {k: np.zeros(3) for k in INPUT_NAMES}
+    b = np.array([0.0, 0.5, 1.0])
+    np.testing.assert_allclose(_rate(zero, blood=b), 0.02 * (1.0 + NP.w_blood * b), rtol=1e-12)
+    np.testing.assert_array_equal(_rate(zero, blood=b, p=dataclasses.replace(NP, w_blood=0.0)), 0.02)
 
 
 def test_damage_rate_without_environment_is_vulnerability_times_drive():

@@ -1,6 +1,6 @@
 """IV MSC pharmacokinetics (`sim.pk`) and its wiring into `ALSModel`: dose splitting, exact cell
-bookkeeping across blood/lung/tissue/cleared, first-pass arrest, lung half-life, systemic memories
-and the pathway switches. Small patches and short horizons keep the whole file fast."""
+bookkeeping across blood/lung/tissue/cleared, first-pass arrest, lung half-life and the pathway switches
+(the pathways' own rules are tested in test_pathways.py). Small patches and short horizons keep the file fast."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +9,6 @@ import pytest
 from sim import pk
 from sim.agents.msc import TISSUE
 from sim.config import MSCConfig, SimConfig, validate
-from sim.fields import FIELD_INDEX
 from sim.model import ALSModel
 
 
@@ -42,7 +41,7 @@ def assert_balanced(model: ALSModel) -> dict[str, int]:
     assert (s["cells"][s["compartment"] != TISSUE] >= 1).all()  # empty packets are removed
     # the systemic burden is the cells outside the tissue per kg of body weight
     bw = model.cfg.disease.body_weight_kg
-    assert model.systemic.burden_per_kg == pytest.approx((c["blood"] + c["lung"]) / bw, rel=1e-12, abs=0)
+    assert model.burden_per_kg == pytest.approx((c["blood"] + c["lung"]) / bw, rel=1e-12, abs=0)
     return c
 
 
@@ -146,59 +145,9 @@ def test_lung_population_decays_with_the_configured_half_life(release):
     assert fitted == pytest.approx(expected, rel=0.025)
 
 
-# --------------------------------------------------------------------------- systemic state
-def test_memory_matches_exact_solution_for_constant_burden():
-    p = MSCConfig()
-    B = 3.7e7  # cells/kg
-    for tau_attr in ("treg_memory_days", "polarization_memory_days"):
-        tau = getattr(p, tau_attr)
-        exact = lambda t: B * tau * -np.expm1(-t / tau)  # noqa: E731
-        s = pk.SystemicState()
-        t = 0.0
-        for _ in range(24 * 20):  # 20 days of hourly steps
-            s.advance(B, 1 / 24, p)
-            t += 1 / 24
-        m = s.treg_memory if tau_attr == "treg_memory_days" else s.polarization_memory
-        # each step is exact; 480 steps add ~480·1e-16 of round-off
-        assert m == pytest.approx(exact(t), rel=1e-12)
-        big = pk.SystemicState()
-        big.advance(B, t, p)
-        assert (big.treg_memory if tau_attr == "treg_memory_days" else big.polarization_memory) == pytest.approx(exact(t), rel=1e-12)
-        assert s.burden_per_kg == B
-    # one huge step reaches the steady state B·τ; with zero burden the memory decays as e^{−t/τ}
-    s = pk.SystemicState()
-    s.advance(B, 1e4, p)
-    assert s.treg_memory == pytest.approx(B * p.treg_memory_days, rel=1e-12)
-    s.advance(0.0, 7.0, p)
-    assert s.treg_memory == pytest.approx(B * p.treg_memory_days * np.exp(-7.0 / p.treg_memory_days), rel=1e-12)
-    assert s.polarization_memory == pytest.approx(B * p.polarization_memory_days * np.exp(-7.0 / p.polarization_memory_days), rel=1e-12)
-
-
-def test_treg_level_between_baseline_and_maximal_boost():
-    p = MSCConfig()
-    base = 0.8
-    assert pk.SystemicState().treg_level(base, p) == base
-    assert pk.SystemicState(treg_memory=p.treg_boost_ec50).treg_level(base, p) == pytest.approx(base * (1 + p.treg_boost_max / 2))
-    huge = pk.SystemicState(treg_memory=1e30).treg_level(base, p)
-    assert huge == pytest.approx(base * (1 + p.treg_boost_max), rel=1e-12)
-    levels = [pk.SystemicState(treg_memory=m).treg_level(base, p) for m in np.logspace(4, 12, 20)]
-    assert np.all(np.diff(levels) > 0) and base < levels[0] and levels[-1] < base * (1 + p.treg_boost_max)
-
-
-def test_pathway_switches_turn_systemic_effects_off():
-    state = pk.SystemicState(burden_per_kg=2e7, treg_memory=3e7, polarization_memory=1e7)
-    on = MSCConfig()
-    assert state.treg_level(1.0, on) > 1.0
-    assert state.vesicle_effect(0.8, on) == pytest.approx(0.8 * 2e7 / (2e7 + on.ev_ec50))
-    assert state.polarization_push(0.8, on) == pytest.approx(on.polarization_weight * 0.8 * 0.5)
-    off = MSCConfig()
-    off.pathways.systemic_treg = off.pathways.exosome = off.pathways.microglia_polarization = False
-    assert state.treg_level(1.0, off) == 1.0
-    assert state.vesicle_effect(0.8, off) == 0.0
-    assert state.polarization_push(0.8, off) == 0.0
-
-
-SYSTEMIC = {"systemic_treg": "treg_level", "exosome": "vesicles", "microglia_polarization": "polarization"}
+# --------------------------------------------------------------------------- pathway switches in the model
+SYSTEMIC = {"systemic_treg": "treg_boost", "exosome": "vesicle_effect", "microglia_polarization": "polarization_push",
+            "efferocytosis": "efferocytosis_push", "barrier_repair": "barrier_repair"}
 
 
 @pytest.mark.parametrize("switch", [None, *SYSTEMIC])
@@ -210,13 +159,12 @@ def test_pathway_switch_in_the_model(switch):
     for _ in range(30):  # infusion after step 24; memories build up over the following steps
         model.step()
     assert model.msc_cells()["lung"] > 0
-    base = cfg.disease.treg_systemic_baseline
-    effect = {"treg_level": model.treg_level - base, "vesicles": model.vesicles, "polarization": model.polarization}
-    for name, attr in SYSTEMIC.items():
+    row = model.metrics()
+    for name, column in SYSTEMIC.items():
         if name == switch:
-            assert effect[attr] == 0.0, attr
+            assert row[column] == 0.0, column
         else:
-            assert effect[attr] > 0.0, attr
+            assert row[column] > 0.0, column
 
 
 def homing_cfg(homing: bool) -> SimConfig:
@@ -235,26 +183,6 @@ def test_homing_switch():
             model.step()
             tissue[homing] = max(tissue[homing], assert_balanced(model)["tissue"])
     assert tissue[True] > 0 and tissue[False] == 0
-
-
-def test_local_paracrine_switch_removes_tissue_msc_secretion():
-    model = ALSModel(homing_cfg(True), "treated")
-    for _ in range(26):
-        model.step()
-    s = model.msc_store
-    inside = s["compartment"] == TISSUE
-    assert inside.sum() > 0
-    with_msc = model._sources()
-    model.cfg.msc.pathways.local_paracrine = False
-    without = model._sources()
-    count = np.bincount(model._voxel(s["x"][inside], s["y"][inside]), minlength=model.shape[0] * model.shape[1]).reshape(model.shape)
-    m = model.cfg.msc
-    for name in ("tgfb", "bdnf", "gdnf", "il10"):
-        f = FIELD_INDEX[name]
-        expect = getattr(m, name) * model.per_molecule[f] * count
-        np.testing.assert_allclose(with_msc[f] - without[f], expect, rtol=1e-9, atol=1e-12 * with_msc[f].max())
-    others = [FIELD_INDEX[n] for n in ("tnf", "il1b", "ros", "glutamate", "damage")]
-    np.testing.assert_array_equal(with_msc[others], without[others])
 
 
 # --------------------------------------------------------------------------- zero dose

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import compose_config, group_options
+from sim.presets import compose_config, group_options
 from sim.config import ConfigError, SimConfig, _fmt, available_memory_bytes, iter_params, validate
 from sim.experiments import compare, sweep
 
@@ -277,7 +277,7 @@ def preset_sweep(name: str) -> dict[str, list]:
     from hydra.core.override_parser.types import ValueType
     from omegaconf import OmegaConf
 
-    from sim.cli import CONFIG_DIR
+    from sim.presets import CONFIG_DIR
 
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+experiment={name}"], return_hydra_config=True)

@@ -54,10 +54,28 @@ def test_morris_pipeline_writes_every_output(morris_run):
     md = (out / "indices.md").read_text(encoding="utf-8")
     assert sim.NOTICE in md and "12 simulations" in md and "never reached 50 % loss in" in md
     early = int((design["control_t50_days"] <= 90).sum())  # first infusion on day 90
-    assert f"In {early} of 6 design points the control arm reached 50 % loss on or before the first infusion" in md
+    assert (f"In {early} of 6 (design point, individual) pairs the control arm reached 50 % loss on or before the first "
+            "infusion") in md
     assert (design.loc[design["control_t50_days"] <= 90, "t50_delay_days"] == 0).all()
     page = (out / "sensitivity.html").read_text(encoding="utf-8")
     assert sim.NOTICE in page and "plotly" in page.lower()
+
+
+def test_a_cohort_runs_every_point_for_each_individual_and_analyses_the_means(morris_run, tmp_path):
+    out = tmp_path / "cohort"
+    buf = io.StringIO()
+    stdout, sys.stdout = sys.stdout, buf
+    try:
+        sensitivity.main([*FAST, "--params", PARAMS, "--n", "2", "--workers", "2", "--seeds", "0-1", "--out", str(out)])
+    finally:
+        sys.stdout = stdout
+    design = pd.read_parquet(out / "design.parquet")
+    single = pd.read_parquet(morris_run[0] / "design.parquet")  # the same design for seed 0 alone
+    assert (design["individuals"] == 2).all()
+    seed1 = 2 * design["control_t50_days"] - single["control_t50_days"]  # the cohort mean holds seed 0 and seed 1
+    assert not (seed1 == single["control_t50_days"]).all()
+    assert (design["control_t50_after_infusion"] <= 2).all()
+    assert "24 simulations" in (out / "indices.md").read_text(encoding="utf-8")
 
 
 def test_censored_t50_enters_as_horizon_and_is_counted(morris_run):

@@ -1,7 +1,6 @@
 """Regional spread (sim/spread.py): an individual as body regions affected one after another."""
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ import pytest
 from sim import spread
 from sim.config import ConfigError, SimConfig, validate
 from sim.experiments import calibrate, feasibility
-from sim.model import ALSModel, Individual
+from sim.model import ALSModel
 from sim.run import arm_outcomes, run_arm
 
 from tests.test_mechanisms import assert_same_outcome, frame, small_config

@@ -3,8 +3,10 @@
 States are discrete but outputs are mixed (each activated state also makes a fraction of the
 other's products), because SOD1 microglia run toxic and protective programmes at once (Chiu et al.
 2013 Cell Rep 4:385). Transition rates (per hour), with d = Dⁿ/(Dⁿ+K_Dⁿ) the damage drive,
-pro = d + TNF/(TNF+K_T) and anti = IL-10/(IL-10+K_10) + TGF-β/(TGF-β+K_β) + push
-(Treg and MSC contacts, MSC-licensed host signals), and f = pro/(pro+anti):
+pro = d + TNF/(TNF+K_T) and anti = w_10·[IL-10/(IL-10+K_10) + push] + TGF-β/(TGF-β+K_β), and
+f = pro/(pro+anti). IL-10, mostly from Tregs, stands for the T-cell-derived signals (IL-4, IL-10); the
+push from Tregs in contact and from the MSC pathways (host macrophage IL-10) is counted in the same unit, a
+saturating IL-10 signal, so one calibrated weight w_10 scales all of them:
 
     surveillant → pro-inflammatory   k_act·d·f          surveillant → protective  k_act·d·(1−f)
     pro-inflammatory → protective    k_sw·(1−f)         protective → pro-inflammatory  k_sw·f
@@ -32,20 +34,23 @@ def damage_drive(damage, p: MicrogliaConfig):
     return x / (1.0 + x)
 
 
-def transition_rates(state, damage, tnf, il10, tgfb, push, p: MicrogliaConfig):
-    """Rates (per hour) from each agent's state to each of the three states, shape (n, 3)."""
+def transition_rates(state, damage, tnf, il10, tgfb, push, p: MicrogliaConfig, activation: float = 1.0, pro_inflammatory: float = 1.0):
+    """Rates (per hour) from each agent's state to each of the three states, shape (n, 3).
+
+    `activation` and `pro_inflammatory` multiply leaving surveillance and every move into the pro-inflammatory
+    state (1 in the untouched disease; experimental manipulations change them, `sim.manipulation`).
+    """
     d = damage_drive(damage, p)
     pro = d + tnf / (tnf + p.k_tnf_pm)
-    anti = il10 / (il10 + p.k_il10_pm) + tgfb / (tgfb + p.k_tgfb_pm) + push
+    anti = p.il10_weight * (il10 / (il10 + p.k_il10_pm) + push) + tgfb / (tgfb + p.k_tgfb_pm)
     f = np.where(pro + anti > 0, pro / np.maximum(pro + anti, 1e-300), 0.5)
     rest = p.resolution_rate_per_h * (1.0 - d)
     surv = state == SURVEILLANT
     rates = np.zeros((np.size(state), 3))
     rates[:, SURVEILLANT] = np.where(surv, 0.0, rest)
-    rates[:, PRO_INFLAMMATORY] = np.where(surv, p.activation_rate_per_h * d * f,
-                                          np.where(state == PROTECTIVE, p.switch_rate_per_h * f, 0.0))
-    rates[:, PROTECTIVE] = np.where(surv, p.activation_rate_per_h * d * (1 - f),
-                                    np.where(state == PRO_INFLAMMATORY, p.switch_rate_per_h * (1 - f), 0.0))
+    k_act = p.activation_rate_per_h * activation
+    rates[:, PRO_INFLAMMATORY] = pro_inflammatory * np.where(surv, k_act * d * f, np.where(state == PROTECTIVE, p.switch_rate_per_h * f, 0.0))
+    rates[:, PROTECTIVE] = np.where(surv, k_act * d * (1 - f), np.where(state == PRO_INFLAMMATORY, p.switch_rate_per_h * (1 - f), 0.0))
     return rates
 
 
@@ -89,5 +94,27 @@ class Microglia(ColumnAgent):
         """Readable specification: the same transition rule as the vectorized engine, on one cell."""
         ctx, i, s = self.model.ctx, self.slot, slice(self.slot, self.slot + 1)
         st = self.store["state"][s]
-        rates = transition_rates(st, *(ctx.microglia_inputs[:, s]), self.model.cfg.microglia)
+        env = self.model.env
+        rates = transition_rates(st, *(ctx.microglia_inputs[:, s]), self.model.cfg.microglia, env.microglia_activation,
+                                 env.microglia_pro_inflammatory)
         self.store["state"][i] = next_state(st, rates, ctx.microglia_u[s], ctx.dt_h)[0]
+
+
+def births_and_deaths(model, damage, u_birth, u_death) -> None:
+    """Activated cells divide under damage toward the carrying capacity and die at a small rate (one draw each)."""
+    p, s, days = model.cfg.microglia, model.microglia_store, model.ctx.dt_days
+    active = s["state"] != SURVEILLANT
+    room = max(0.0, 1.0 - len(s) / model.microglia_capacity)
+    rate = p.proliferation_rate_per_day * model.env.microglia_proliferation
+    born = active & (u_birth < -np.expm1(-rate * damage_drive(damage, p) * room * days))
+    dies = active & ~born & (u_death < -np.expm1(-p.apoptosis_rate_per_day * days))
+    doomed = [s.owners[i] for i in np.flatnonzero(dies)]
+    parents = np.flatnonzero(born)
+    if len(parents):
+        jitter = model.rngs["microglia"].normal(0.0, 5.0, size=(2, len(parents)))
+        xs = reflect(s["x"][parents] + jitter[0], model.width)
+        ys = reflect(s["y"][parents] + jitter[1], model.height)
+        for x, y, st in zip(xs, ys, s["state"][parents].copy()):
+            Microglia(model, x=x, y=y, state=st)
+    for agent in doomed:
+        agent.remove()

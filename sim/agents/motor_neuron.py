@@ -36,13 +36,13 @@ def intrinsic_drive(day: float, ref_rate: float, ref_day: float, exponent: float
     return ref_rate * (max(day + offset_days, 0.0) / ref_day) ** exponent
 
 
-def damage_rate(drive, vulnerability, tnf, il1b, ros, glutamate_excess, bdnf, gdnf, p: NeuronConfig):
+def damage_rate(drive, vulnerability, tnf, il1b, ros, glutamate_excess, bdnf, gdnf, blood_products, p: NeuronConfig):
     """Health loss per day of each neuron (arrays or scalars alike)."""
     sat = lambda c, k: c / (c + k)  # noqa: E731 - a one-line saturating response
-    amplification = (p.w_tnf * sat(tnf, p.k_tnf_pm) + p.w_il1b * sat(il1b, p.k_il1b_pm)
-                     + p.w_ros * sat(ros, p.k_ros_nm) + p.w_glutamate * sat(glutamate_excess, p.k_glutamate_um))
+    glial = (p.w_tnf * sat(tnf, p.k_tnf_pm) + p.w_il1b * sat(il1b, p.k_il1b_pm)
+             + p.w_ros * sat(ros, p.k_ros_nm) + p.w_glutamate * sat(glutamate_excess, p.k_glutamate_um))
     protection = p.trophic_max_protection * 0.5 * (sat(bdnf, p.k_bdnf_pm) + sat(gdnf, p.k_gdnf_pm))
-    return vulnerability * (1.0 - protection) * drive * (1.0 + amplification)
+    return vulnerability * (1.0 - protection) * drive * (1.0 + p.glial_gain * glial + p.w_blood * blood_products)
 
 
 def update_health(health, alive, rate_per_day, dt_days):
@@ -109,7 +109,8 @@ class MotorNeuron(ColumnAgent):
     def step(self) -> None:
         """Readable specification: the same rule as the vectorized engine, on one neuron."""
         ctx, i, s = self.model.ctx, self.slot, slice(self.slot, self.slot + 1)
-        rate = damage_rate(ctx.drive, self.store["vulnerability"][s], *(ctx.neuron_inputs[:, s]), self.model.cfg.neurons)
+        rate = damage_rate(ctx.drive, self.store["vulnerability"][s], *(ctx.neuron_inputs[:, s]), ctx.blood_products,
+                           self.model.cfg.neurons)
         new, died = update_health(self.store["health"][s], self.store["alive"][s], rate, ctx.dt_days)
         ctx.neuron_rate[i] = rate[0]
         self.store["health"][i] = new[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.agents.base import ColumnAgent, column
+from sim.agents.microglia import reflect
 from sim.config import TregConfig
 
 SCHEMA = {"x": float, "y": float}
@@ -31,3 +32,22 @@ class Treg(ColumnAgent):
     store_name = "treg_store"
     x = column("x", "position (µm)")
     y = column("y", "position (µm)")
+
+
+def step(model) -> None:
+    """One step of the patch's Tregs: some leave, all wander, new ones arrive (Poisson) through the leaky barrier."""
+    p, ctx, s, rng, env = model.cfg.tregs, model.ctx, model.treg_store, model.rngs["tregs"], model.env
+    n = len(s)
+    if n:
+        leaving = leaves(rng.random(n), ctx.dt_h, p)
+        normals = rng.standard_normal((2, n))
+        stride = np.sqrt(2 * p.motility_um2_per_h * ctx.dt_h)
+        s["x"][:] = reflect(s["x"] + stride * normals[0], model.width)
+        s["y"][:] = reflect(s["y"] + stride * normals[1], model.height)
+        for agent in [s.owners[i] for i in np.flatnonzero(leaving)]:
+            agent.remove()
+    rate = infiltration_rate_per_h(model.area_mm2, env.leak, model.mean_damage, env.treg_level, p) * env.treg_infiltration
+    arrivals = rng.poisson(rate * ctx.dt_h)
+    if arrivals:
+        for x, y in rng.uniform([0, 0], [model.width, model.height], size=(arrivals, 2)):
+            Treg(model, x=x, y=y)

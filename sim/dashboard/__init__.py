@@ -1,6 +1,6 @@
 """Educators' dashboard (`alsim-dashboard`): run, watch and explain scenarios; explore finished sweeps.
 
-Data flow is one way: inputs → validated config (`sim.cli.compose_config`) → `simulate` +
+Data flow is one way: inputs → validated config (`sim.presets.compose_config`) → `simulate` +
 `write_run_folder` into a run folder under the dashboard's work dir → figures read from that
 folder's files (`sim.dashboard.data`). Modules:
 

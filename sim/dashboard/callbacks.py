@@ -2,7 +2,7 @@
 
 Every input is checked here, on the server, whatever the page allowed: first against the
 dashboard's own bounds (`layout.INPUTS`), then by composing the config exactly as `alsim` does
-(`sim.cli.compose_config`). A problem becomes one line in the page, never an exception.
+(`sim.presets.compose_config`). A problem becomes one line in the page, never an exception.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from dash import Dash, Input, Output, State, ctx, no_update
 
 from sim import figures
-from sim.cli import compose_config, group_options
+from sim.presets import compose_config, group_options
 from sim.config import ConfigError
 from sim.dashboard import sweeps
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder

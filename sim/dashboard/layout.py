@@ -5,7 +5,7 @@ from dash import dcc, html
 
 import sim
 from sim import figures
-from sim.cli import preset_values
+from sim.presets import preset_values
 from sim.dashboard import explain
 from sim.dashboard.runs import new_id
 from sim.fields import FIELD_SPECS
@@ -125,8 +125,8 @@ def sweep_tab(sweeps: list[str]) -> html.Div:
 
 
 def _param_table(rows: tuple[explain.ParamRow, ...]) -> html.Table:
-    head = html.Tr([html.Th(h) for h in ("parameter", "default", "unit", "plausible range", "source", "meaning")])
-    body = [html.Tr([html.Td(html.Code(r.key)), html.Td(r.default), html.Td(r.unit), html.Td(r.plausible),
+    head = html.Tr([html.Th(h) for h in ("parameter", "default", "unit", "plausible range", "kind", "source", "meaning")])
+    body = [html.Tr([html.Td(html.Code(r.key)), html.Td(r.default), html.Td(r.unit), html.Td(r.plausible), html.Td(r.kind),
                      html.Td(r.source), html.Td(r.meaning)], className="assumption" if r.assumption else None)
             for r in rows]
     return html.Table([html.Thead(head), html.Tbody(body)])
@@ -135,8 +135,10 @@ def _param_table(rows: tuple[explain.ParamRow, ...]) -> html.Table:
 def explain_tab() -> html.Div:
     parts = [html.P("What each mechanism of the model does and where its numbers come from. The text is the model's "
                     "own documentation and the table is its parameter list (sim/config.py), so both always match the "
-                    "code that runs. Rows shaded yellow rest on an assumption (a value chosen by judgement where no "
-                    "measurement exists).")]
+                    "code that runs. Each parameter is measured (a paper reports the number), derived (computed from "
+                    "measured numbers or fitted to published experiments) or an assumption (a value chosen by judgement); "
+                    "rows shaded yellow are assumptions. Each MSC pathway has its own section; the local ones say how "
+                    "little of an IV dose reaches the patch they would act in.")]
     for s in explain.sections():
         count = f" — {len(s.params)} parameters, {s.n_assumptions} of them assumptions" if s.params else ""
         body = [html.P(s.summary)]

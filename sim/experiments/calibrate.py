@@ -28,11 +28,12 @@ from typing import Any, Callable
 
 import numpy as np
 import yaml
-from scipy.stats import CensoredData, ecdf, lognorm, norm, qmc
+from scipy.stats import CensoredData, ecdf, lognorm, norm, qmc, ttest_rel
 
 import sim
-from sim.config import ConfigError, DiseaseConfig, SimConfig
+from sim.config import ConfigError, DiseaseConfig, SimConfig, iter_params
 from sim.model import Individual, individual_at
+from sim.presets import manipulation_preset
 from sim.recorder import write_text_atomic
 from sim.run import arm_outcomes, first_day, run_arm, worker_context
 
@@ -94,6 +95,7 @@ def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None
     activated = np.array([r["microglia_total"] - r["microglia_surveillant"] for r in rows]) / max(rows[0]["microglia_total"], 1)
     onset, end = o["onset_days"], o["end_stage_days"]
     horizon = cfg.disease.horizon_days
+    ill = (days >= onset) & (days <= (end if end is not None else horizon)) if onset is not None else np.zeros(len(days), bool)
     slope_window = _follow_up(days, onset, end, horizon, SLOPE_FOLLOW_UP_MONTHS)
     munix_window = _follow_up(days, onset, end, horizon, MUNIX_FOLLOW_UP_MONTHS)
     return {
@@ -106,6 +108,7 @@ def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None
         "functional_slope_pts_per_month": _slope_per_month(days[slope_window], ALSFRS_MAX * function[slope_window]),
         "mn_loss_pct_per_month": relative_loss_per_month(days, alive, munix_window),
         "motor_unit_loss_pct_per_month": relative_loss_per_month(days, units, munix_window),
+        "activated_microglia_mean": float(np.mean(activated[ill])) if ill.any() else None,
     }
 
 
@@ -136,6 +139,79 @@ def calibration_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0) -> li
     people = (stratified_individuals(cfg.disease, len(seeds), seeds[0])
               if cfg.calibration.individuals == "stratified" else None)
     return run_cohort(cfg, seeds, workers, people)
+
+
+def manipulated_cohort(cfg: SimConfig, manipulation: str, seeds: list[int], workers: int = 0) -> list[dict[str, Any]]:
+    """The same individuals as `calibration_cohort(cfg, seeds)`, with the manipulation preset applied (both are untreated)."""
+    return calibration_cohort(dataclasses.replace(cfg, manipulation=manipulation_preset(manipulation)), seeds, workers)
+
+
+# --------------------------------------------------------------------------- what a manipulation did (paired by seed)
+CHANGE_NOT_DETECTED_PCT = 5.0  # convention: a change under 5 % of the control value counts as "no change" (survival
+# studies of 10-15 mice per group cannot detect less; Scott et al. 2008 Amyotroph Lateral Scler 9:4 on power)
+
+
+def _pairs(control: list[dict], manipulated: list[dict], key: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Control and manipulated values of `key` for the individuals in both cohorts (by seed); an event not reached
+    is set to the horizon (a lower bound), and the flag says whether any was."""
+    by_seed = {ind["seed"]: ind for ind in control}
+    c, m, censored = [], [], False
+    for ind in manipulated:
+        base = by_seed.get(ind["seed"])
+        if base is None:
+            continue
+        values = []
+        for one in (base, ind):
+            v = one.get(key)
+            if v is None and key in ("end_stage_days", "onset_days", "t50_days"):
+                v, censored = one["horizon_days"], True
+            values.append(math.nan if v is None else float(v))
+        c.append(values[0])
+        m.append(values[1])
+    c, m = np.array(c), np.array(m)
+    keep = np.isfinite(c) & np.isfinite(m)
+    return c[keep], m[keep], censored
+
+
+def paired_change(control: list[dict], manipulated: list[dict], outcome: str) -> dict[str, Any]:
+    """What a manipulation did to the same individuals: mean paired change of one outcome, its test and units.
+
+    survival: end stage (loss of righting reflex), change in % of the control mean; onset: days; progression:
+    onset → end stage, %; t50: day of 50 % motor-neuron loss, %; reactive_microglia: activated microglia between
+    onset and end stage, %.
+    """
+    key, relative = {"survival": ("end_stage_days", True), "onset": ("onset_days", False), "t50": ("t50_days", True),
+                     "reactive_microglia": ("activated_microglia_mean", True)}.get(outcome, (None, True))
+    if outcome == "progression":
+        cs, ms, cens1 = _pairs(control, manipulated, "end_stage_days")
+        co, mo, cens2 = _pairs(control, manipulated, "onset_days")
+        n = min(len(cs), len(co))
+        c, m, censored = (cs[:n] - co[:n]), (ms[:n] - mo[:n]), cens1 or cens2
+    else:
+        c, m, censored = _pairs(control, manipulated, key)
+    if len(c) < 2:
+        return {"outcome": outcome, "n": len(c), "change": math.nan, "p": math.nan, "censored": censored, "unit": ""}
+    diff = m - c
+    scale = 100.0 / abs(float(np.mean(c))) if relative and np.mean(c) else 1.0
+    mean, sd = float(np.mean(diff)) * scale, float(np.std(diff, ddof=1)) * scale
+    p = 1.0 if sd == 0 and mean == 0 else (0.0 if sd == 0 else float(ttest_rel(m, c).pvalue))
+    return {"outcome": outcome, "n": int(len(c)), "change": mean, "sd": sd, "p": p, "censored": censored,
+            "unit": "%" if relative else "d", "control_mean": float(np.mean(c))}
+
+
+def direction_matches(change: dict[str, Any], direction: str, alpha: float = 0.05) -> bool:
+    """Whether a paired change goes the way a study reports: up or down with p < alpha, or none (< 5 % of control)."""
+    x, p = change["change"], change["p"]
+    if not math.isfinite(x):
+        return False
+    if direction in ("longer", "later", "more"):
+        return x > 0 and p < alpha
+    if direction in ("shorter", "earlier", "fewer"):
+        return x < 0 and p < alpha
+    if direction == "none":
+        limit = CHANGE_NOT_DETECTED_PCT if change["unit"] == "%" else CHANGE_NOT_DETECTED_PCT / 100 * abs(change["control_mean"])
+        return abs(x) < limit
+    raise ValueError(f"unknown direction {direction!r}")
 
 
 # --------------------------------------------------------------------------- cohort statistics
@@ -261,10 +337,15 @@ def load_targets(path: Path | str, preset: str) -> list[dict[str, Any]]:
         raise ConfigError(f"disease.name={preset!r} has no calibration targets in {path}: allowed presets are {known}")
     targets = doc[preset]["targets"]
     for t in targets:
-        if t["statistic"] not in STATISTICS or t["confidence"] not in WEIGHTS:
-            raise ConfigError(f"{path}: target {t.get('id')!r} is invalid: statistic must be one of {', '.join(STATISTICS)} "
+        known = MANIPULATION_OUTCOMES if t.get("manipulation") else STATISTICS
+        if t["statistic"] not in known or t["confidence"] not in WEIGHTS:
+            raise ConfigError(f"{path}: target {t.get('id')!r} is invalid: statistic must be one of {', '.join(known)} "
                               f"and confidence one of {', '.join(WEIGHTS)}")
     return targets
+
+
+MANIPULATION_OUTCOMES = {"survival_change_pct": "survival", "onset_change_days": "onset",
+                         "progression_change_pct": "progression", "t50_change_pct": "t50"}
 
 
 def target_loss(value: float, band: tuple[float, float], confidence: str) -> float:
@@ -276,18 +357,31 @@ def target_loss(value: float, band: tuple[float, float], confidence: str) -> flo
     return WEIGHTS[confidence] * (10.0 * max(0.0, abs(z) - 1.0) ** 2 + 0.1 * z * z)
 
 
-def score(cohort: list[dict], targets: list[dict]) -> tuple[float, list[dict]]:
-    """Total loss over the fitted targets, and one row per target (fitted or reported only)."""
+def score(cohort: list[dict], targets: list[dict], manipulated: dict[str, list[dict]] | None = None) -> tuple[float, list[dict]]:
+    """Total loss over the fitted targets, and one row per target (fitted or reported only).
+
+    A target with `manipulation: <name>` is a paired change between `manipulated[name]` and the same individuals
+    in `cohort` (a training row of experiments/calibration/manipulations.csv).
+    """
     rows, total = [], 0.0
     for t in targets:
-        value = STATISTICS[t["statistic"]](cohort)
+        if t.get("manipulation"):
+            value = paired_change(cohort, (manipulated or {})[t["manipulation"]], MANIPULATION_OUTCOMES[t["statistic"]])["change"]
+        else:
+            value = STATISTICS[t["statistic"]](cohort)
         lo, hi = t["band"]
         loss = target_loss(value, (lo, hi), t["confidence"])
         total += loss if t["fit"] else 0.0
-        rows.append({"id": t["id"], "statistic": t["statistic"], "band": [lo, hi], "model": value,
+        rows.append({"id": t["id"], "statistic": t["statistic"] + (f" ({t['manipulation']})" if t.get("manipulation") else ""),
+                     "band": [lo, hi], "model": value,
                      "inside": bool(math.isfinite(value) and lo <= value <= hi), "confidence": t["confidence"],
                      "fit": bool(t["fit"]), "loss": loss, "source": t["source"]})
     return total, rows
+
+
+def manipulations_of(targets: list[dict]) -> list[str]:
+    """The manipulations the targets need, in order of first appearance."""
+    return list(dict.fromkeys(t["manipulation"] for t in targets if t.get("manipulation")))
 
 
 # --------------------------------------------------------------------------- one trial (a Hydra job)
@@ -296,18 +390,25 @@ def cohort_seeds(cfg: SimConfig) -> list[int]:
     return list(range(c.first_seed, c.first_seed + c.cohort_size))
 
 
-def disease_values(cfg: SimConfig) -> dict[str, Any]:
-    return {f"disease.{k}": v for k, v in dataclasses.asdict(cfg.disease).items()}
+FITTABLE_SECTIONS = ("disease", "neurons", "microglia", "tregs")
+
+
+def model_values(cfg: SimConfig) -> dict[str, Any]:
+    """Every value a calibration may fit: the disease course and the tissue biology (dotted keys)."""
+    return {key: value for key, _, value in iter_params(cfg) if key.split(".")[0] in FITTABLE_SECTIONS}
 
 
 def trial(cfg: SimConfig, out_dir: Path, overrides: list[str]) -> dict[str, Any]:
     """Score the preset's current disease-course values on the fitting cohort; write calibration_trial.json."""
     targets = load_targets(cfg.calibration.targets_file, cfg.disease.name)
     people = calibration_cohort(cfg, cohort_seeds(cfg), cfg.calibration.workers)
-    loss, rows = score(people, targets)
+    paired_seeds = cohort_seeds(cfg)[:cfg.calibration.manipulation_cohort_size]
+    manipulated = {name: manipulated_cohort(cfg, name, paired_seeds, cfg.calibration.workers) for name in manipulations_of(targets)}
+    loss, rows = score(people, targets, manipulated)
     result = {"non_clinical": True, "notice": sim.NOTICE, "preset": cfg.disease.name, "domain": cfg.domain.name,
-              "loss": loss, "overrides": overrides, "values": disease_values(cfg), "seeds": cohort_seeds(cfg),
-              "individuals": cfg.calibration.individuals, "targets": rows, "cohort": people, "version": sim.__version__}
+              "loss": loss, "overrides": overrides, "values": model_values(cfg), "seeds": cohort_seeds(cfg),
+              "individuals": cfg.calibration.individuals, "targets": rows, "cohort": people, "manipulated": manipulated,
+              "version": sim.__version__}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out_dir / TRIAL_FILE, json.dumps(result, indent=1, default=_json_default) + "\n")
     return result

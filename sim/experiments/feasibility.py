@@ -93,7 +93,7 @@ def cohort(vulnerability_sd_log: float, drive_exponent: float, drive_offset_days
 
 def scan(preset: str = "human_sporadic", targets_file: Path | str = "experiments/calibration/targets.yaml") -> list[dict[str, Any]]:
     """Every grid point with its loss and target values (fitted targets only), best first."""
-    from sim.cli import compose_config
+    from sim.presets import compose_config
 
     cfg = compose_config([f"disease={preset}"])
     targets = [t for t in calibrate.load_targets(targets_file, preset) if t["fit"]]

@@ -65,15 +65,16 @@ OUTPUTS = {"t50_delay_days": "paired T50 delay (treated − control, days)",
            "control_t50_days": "control-arm T50 (days)"}
 INDEX_COLUMNS = {"morris": ["mu_star", "mu_star_conf", "sigma", "mu"], "sobol": ["S1", "S1_conf", "ST", "ST_conf"]}
 
-# Uncertain parameters that plausibly matter for the disease course and the modeled MSC effect.
+# Uncertain parameters that set the size of the modeled MSC effect: the calibrated glial/immune share and barrier
+# harm (what the pathways act on) and every pathway's strength and memory. The intrinsic drive is left out of the
+# default: over its whole plausible range it moves the control T50 to before the infusion, where no MSC parameter
+# can act (the first design of this tool lost 45 of 48 points that way); vary it with --params if wanted.
 DEFAULT_PARAMS = (
-    "disease.drive_per_day", "disease.drive_exponent", "disease.vulnerability_sd_log",
-    "neurons.w_tnf", "neurons.w_il1b", "neurons.w_ros", "neurons.w_glutamate", "neurons.trophic_max_protection",
-    "microglia.activation_rate_per_h", "microglia.switch_rate_per_h", "microglia.proliferation_rate_per_day",
-    "microglia.treg_contact_weight", "tregs.max_infiltration_per_mm2_per_day",
-    "msc.first_pass_lung_fraction", "msc.homing_fraction_to_cord", "msc.tissue_half_life_h", "msc.bdnf", "msc.gdnf",
-    "msc.paracrine_weight", "msc.treg_boost_max", "msc.ev_ros_effect_max", "msc.ev_glutamate_effect_max",
-    "msc.polarization_weight",
+    "neurons.glial_gain", "microglia.il10_weight", "neurons.w_blood", "tregs.max_infiltration_per_mm2_per_day",
+    "msc.first_pass_lung_fraction", "msc.homing_fraction_to_cord", "msc.bdnf", "msc.paracrine_weight",
+    "msc.ev_ros_effect_max", "msc.ev_glutamate_effect_max", "msc.polarization_weight", "msc.efferocytosis_weight",
+    "msc.efferocytosis_memory_days", "msc.treg_boost_max", "msc.treg_memory_days", "msc.barrier_repair_max",
+    "msc.barrier_repair_memory_days",
 )
 
 
@@ -173,8 +174,8 @@ def point_configs(base: SimConfig, factors: list[Factor], unit: np.ndarray) -> t
 
 
 # --------------------------------------------------------------------------- running
-def _run_task(cfg: SimConfig, arm: str) -> float | None:
-    return t50_days(run_arm(cfg, arm))
+def _run_task(cfg: SimConfig, arm: str, seed: int) -> float | None:
+    return t50_days(run_arm(dataclasses.replace(cfg, seed=seed), arm))
 
 
 def _fmt_time(seconds: float) -> str:
@@ -190,39 +191,47 @@ def _report_progress(done: int, total: int, start: float) -> None:
               file=sys.stderr, flush=True)
 
 
-def run_design(cfgs: list[SimConfig], arms: list[str], workers: int) -> dict[tuple[int, str], float | None]:
-    """T50 of every (design point, arm); arms of all points are spread over a process pool."""
-    tasks = [(i, arm) for i in range(len(cfgs)) for arm in arms]
-    results: dict[tuple[int, str], float | None] = {}
+def run_design(cfgs: list[SimConfig], arms: list[str], workers: int,
+               seeds: list[int] | None = None) -> dict[tuple[int, int, str], float | None]:
+    """T50 of every (design point, seed, arm); all runs are spread over a process pool."""
+    seeds = seeds if seeds is not None else [cfgs[0].seed if cfgs else 0]
+    tasks = [(i, seed, arm) for i in range(len(cfgs)) for seed in seeds for arm in arms]
+    results: dict[tuple[int, int, str], float | None] = {}
     start = time.monotonic()
     if workers < 2:
-        for i, arm in tasks:
-            results[(i, arm)] = _run_task(cfgs[i], arm)
+        for i, seed, arm in tasks:
+            results[(i, seed, arm)] = _run_task(cfgs[i], arm, seed)
             _report_progress(len(results), len(tasks), start)
         return results
     ctx = worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_task, cfgs[i], arm): (i, arm) for i, arm in tasks}
+        futures = {pool.submit(_run_task, cfgs[i], arm, seed): (i, seed, arm) for i, seed, arm in tasks}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
             _report_progress(len(results), len(tasks), start)
     return results
 
 
-def outcome_frame(values: pd.DataFrame, t50: dict[tuple[int, str], float | None], arms: list[str],
+def outcome_frame(values: pd.DataFrame, t50: dict[tuple[int, int, str], float | None], arms: list[str],
                   cfgs: list[SimConfig]) -> pd.DataFrame:
-    """Design table: parameter values, each arm's T50 (horizon if censored) with its flag, and the delay."""
+    """Design table: parameter values, each arm's T50 (horizon if censored; the cohort mean with several seeds)
+    with a flag for any censored individual, the mean paired delay, and how many individuals' control T50 came
+    after the first infusion."""
     horizon = cfgs[0].disease.horizon_days
+    seeds = sorted({seed for _, seed, _ in t50})
     frame = values.copy()
     frame.insert(0, "point", np.arange(len(values)))
+    per = {arm: np.array([[horizon if t50[(i, s, arm)] is None else t50[(i, s, arm)] for s in seeds] for i in range(len(values))])
+           for arm in arms}
     for arm in arms:
-        raw = [t50[(i, arm)] for i in range(len(values))]
-        frame[f"{arm}_censored"] = [x is None for x in raw]
-        frame[f"{arm}_t50_days"] = [horizon if x is None else x for x in raw]
+        frame[f"{arm}_censored"] = [any(t50[(i, s, arm)] is None for s in seeds) for i in range(len(values))]
+        frame[f"{arm}_t50_days"] = per[arm].mean(axis=1)
     if "treated" in arms:
-        frame["t50_delay_days"] = frame["treated_t50_days"] - frame["control_t50_days"]
+        frame["t50_delay_days"] = (per["treated"] - per["control"]).mean(axis=1)
         frame["t50_delay_censored"] = frame["treated_censored"] | frame["control_censored"]
         frame["first_infusion_day"] = [c.treatment.start_day for c in cfgs]
+        frame["individuals"] = len(seeds)
+        frame["control_t50_after_infusion"] = (per["control"] > frame["first_infusion_day"].to_numpy()[:, None]).sum(axis=1)
     return frame
 
 
@@ -281,18 +290,23 @@ def censoring_notes(design: pd.DataFrame, arms: list[str], horizon: float) -> li
                    "those delays are bounds, not values.")
         zero = int((design["t50_delay_days"] == 0).sum())
         out.append(f"The T50 delay is exactly 0 d (no modeled slowing) in {zero} of {len(design)} design points.")
-        early = int((design["control_t50_days"] <= design["first_infusion_day"]).sum())
-        out.append(f"In {early} of {len(design)} design points the control arm reached 50 % loss on or before the first "
-                   "infusion, so the T50 delay is 0 there by construction and MSC parameters cannot move it.")
+        after, pairs = int(design["control_t50_after_infusion"].sum()), int(design["individuals"].sum())
+        out.append(f"In {pairs - after} of {pairs} (design point, individual) pairs the control arm reached 50 % loss on or "
+                   "before the first infusion, so the T50 delay is 0 there by construction and MSC parameters cannot move it; "
+                   f"in {after} it came after the infusion.")
     return out
 
 
 def notes(method: str, n: int, design: pd.DataFrame, arms: list[str], horizon: float, context: dict) -> list[str]:
     """How many runs, how many censored, and how to read the indices."""
     runs = len(design) * len(arms)
+    people = context.get("seeds") or [context["seed"]]
+    runs *= len(people)
+    who = (f"seed {people[0]} for every point" if len(people) == 1 else
+           f"a cohort of {len(people)} individuals (seeds {people[0]}–{people[-1]}) at every point, analysed as cohort means")
     out = [f"Method {method} (SALib), n={n} ({'trajectories' if method == 'morris' else 'base samples'}), "
-           f"{len(design)} design points × {len(arms)} arm(s) = {runs} simulations; seed {context['seed']} for every "
-           f"point (common random numbers); preset {context['preset']}, domain {context['domain']}"
+           f"{len(design)} design points × {len(people)} individual(s) × {len(arms)} arm(s) = {runs} simulations; {who} "
+           f"(common random numbers); preset {context['preset']}, domain {context['domain']}"
            + (f", overrides {' '.join(context['overrides'])}" if context["overrides"] else "") + "; "
            f"wall time {_fmt_time(context['seconds'])}.",
            *censoring_notes(design, arms, horizon)]
@@ -310,8 +324,9 @@ def notes(method: str, n: int, design: pd.DataFrame, arms: list[str], horizon: f
     else:
         out.append("S1: share of output variance due to the parameter alone; ST: share including all its interactions; "
                    "*_conf: 95 % bootstrap half-width. Small negative values are estimation noise.")
-    out.append("One seed: a parameter change also changes which random draws the agents see, so part of every index can "
-               "be stochastic noise rather than a parameter effect; compare indices with that in mind.")
+    out.append(("One seed" if len(people) == 1 else "Every individual") + ": a parameter change also changes which random draws "
+               "the agents see, so part of every index can be stochastic noise rather than a parameter effect"
+               + (" (a cohort averages some of it out)" if len(people) > 1 else "") + "; compare indices with that in mind.")
     out.append("Ranges are the plausible ranges of docs/parameters.md, mostly assumptions; ranges over ≥ 2 decades are "
                "sampled on a log10 scale (column scale).")
     return out
@@ -427,13 +442,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--preset", default="sod1_g93a_mouse", help="disease preset (default sod1_g93a_mouse)")
     p.add_argument("--domain", default="standard", help="quick or standard (default)")
     p.add_argument("--seed", type=int, default=0, help="seed of every simulation and of the design (default 0)")
+    p.add_argument("--seeds", help="a cohort N-M: every design point is run for each of these individuals and their means "
+                                   "are analysed (default: --seed alone)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPU count)")
     p.add_argument("--out", type=Path, help="output folder (default sensitivity/<timestamp>)")
     return p.parse_args(argv)
 
 
 def check_args(args: argparse.Namespace) -> None:
-    from sim.cli import group_options
+    from sim.presets import group_options
     if args.method not in METHODS:
         raise SensitivityError(f"--method={args.method} is invalid: allowed values are {', '.join(METHODS)}")
     if args.n < 2:
@@ -448,6 +465,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise SensitivityError(f"--workers={args.workers} is invalid: allowed is an integer ≥ 1")
     if args.seed < 0:
         raise SensitivityError(f"--seed={args.seed} is invalid: allowed is an integer ≥ 0")
+    if args.seeds is not None:
+        args.seed_list = cohort_seeds(args.seeds)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise SensitivityError(f"--out={args.out} is invalid: it is a file; allowed is a folder")
     bad = [o for o in args.overrides if "=" not in o]
@@ -455,9 +474,20 @@ def check_args(args: argparse.Namespace) -> None:
         raise SensitivityError(f"{bad[0]} is invalid: allowed are overrides KEY=VALUE")
 
 
+def cohort_seeds(text: str) -> list[int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        seeds = list(range(int(lo), int(hi) + 1)) if sep else [int(lo)]
+    except ValueError:
+        seeds = []
+    if not seeds or seeds[0] < 0 or len(seeds) > 10_000:
+        raise SensitivityError(f"--seeds={text} is invalid: allowed is N or N-M with 0 ≤ N ≤ M (at most 10000 individuals)")
+    return seeds
+
+
 def base_config(args: argparse.Namespace) -> SimConfig:
     """The validated base config, with snapshots off (they do not affect T50)."""
-    from sim.cli import compose_config
+    from sim.presets import compose_config
     try:
         cfg = compose_config([f"disease={args.preset}", f"domain={args.domain}", f"seed={args.seed}", *args.overrides])
     except ConfigError as exc:
@@ -513,11 +543,12 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path("sensitivity") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     print(f"[sensitivity] {len(p.cfgs)} design points × {len(p.arms)} arm(s), {args.workers} worker(s)", file=sys.stderr)
     start = time.monotonic()
-    t50 = run_design(p.cfgs, p.arms, args.workers)
+    seeds = getattr(args, "seed_list", None)
+    t50 = run_design(p.cfgs, p.arms, args.workers, seeds)
     horizon = p.base.disease.horizon_days
     design = outcome_frame(p.values, t50, p.arms, p.cfgs)
     indices = indices_table(args.method, p.factors, p.unit, design, p.arms, args.seed)
-    context = {"seed": args.seed, "preset": args.preset, "domain": args.domain, "overrides": args.overrides,
+    context = {"seed": args.seed, "seeds": seeds, "preset": args.preset, "domain": args.domain, "overrides": args.overrides,
                "seconds": time.monotonic() - start}
     note_lines = notes(args.method, args.n, design, p.arms, horizon, context)
     written = write_outputs(out, design, indices, markdown_report(indices, args.method, note_lines),

@@ -27,9 +27,10 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import sim
+from sim.presets import compose_config
 from sim.recorder import write_text_atomic
 
 RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
@@ -113,8 +114,6 @@ def count_jobs(overrides: list[str]) -> int:
 
 def check_values(overrides: list[str]) -> None:
     """Compose the sweep's base point and each swept value alone; raise ConfigError on the first bad one."""
-    from sim.cli import compose_config
-
     items = expand(overrides)
     base = [f"{k}={v[0]}" for k, v in items]
     compose_config(base)
@@ -230,7 +229,7 @@ def _calibration_report(config: DictConfig) -> None:
     from sim.experiments import calibrate
 
     fitted = list((config.hydra.sweeper.get("params") or {}).keys())
-    start = {f"disease.{k}": v for k, v in config.disease.items()}
+    start = {k: OmegaConf.select(config, k) for k in fitted}
     command = "alsim -m " + " ".join(config.hydra.overrides.task)
     folder = calibrate.write_report(Path(config.hydra.sweep.dir), Path(config.calibration.report_dir), fitted, start, command)
     print(f"{sim.NOTICE}\ncalibration finished: fit report in {folder / 'fit_report.md'}")
