@@ -68,7 +68,7 @@ class DiseaseConfig:
     dt_hours: float = setting(1.0, "Agent time step (fields are exact for any step).", unit="h", bounds=(0.05, 24.0))
     # Intrinsic (cell-autonomous, mutant-protein) stress: a(t) = a_ref·((t + offset)/t_ref)^m.
     drive_per_day: float = param(
-        0.0185, "1/d", (0.0005, 0.04), 'assumption (fitted per preset to natural-history bands, e.g. a control T50 in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249)',
+        0.0185, "1/d", (0.0003, 0.04), 'assumption (fitted per preset to natural-history bands, e.g. a control T50 in 95–125 d: Hall, Oostveen & Gurney 1998 Glia 23:249; the lower end widened from 0.0005 when the human fit, with the calibrated immune share, went below it)',
         "Intrinsic damage rate of a median-vulnerability motor neuron at the reference day.")
     drive_ref_day: float = param(100.0, "d", (60.0, 1000.0), 'assumption (reference day of the intrinsic-drive power law; a scale choice)', "Reference day t_ref of the intrinsic drive.",
                                  bounds=(1.0, 1e5))

@@ -103,7 +103,9 @@ def test_run_exits_zero_and_prints_notice_and_table(runs):
     lines = r.stdout.splitlines()
     assert lines[0] == sim.NOTICE
     assert "NON-CLINICAL" in lines[0]
-    assert any(ln.startswith("preset calibration: fitted") for ln in lines), r.stdout  # the default mouse preset
+    from sim.presets import compose_config
+    status = compose_config([]).disease.calibration  # the default mouse preset's, as its yaml states it
+    assert status and f"preset calibration: {status}" in lines, r.stdout
     assert any(re.match(r"control\s+\d+\.\d\s+\d+\.\d%\s+\d\.\d\d$", ln) for ln in lines), r.stdout
     assert any(re.match(r"treated\s+(\d+\.\d|not reached)\s+\d+\.\d%\s+\d\.\d\d$", ln) for ln in lines), r.stdout
     delay = [ln for ln in lines if ln.startswith("modeled paired T50 delay")]

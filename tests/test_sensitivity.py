@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 
 import sim
@@ -48,8 +49,8 @@ def test_morris_pipeline_writes_every_output(morris_run):
     assert len(design) == 2 * (2 + 1)  # Morris: n trajectories × (k + 1) points
     assert {"disease.drive_per_day", "msc.tissue_half_life_h", "control_t50_days", "treated_t50_days",
             "t50_delay_days", "control_censored", "treated_censored", "first_infusion_day"} <= set(design.columns)
-    lo, hi = 0.0005, 0.04  # drive_per_day's documented plausible range, on Morris's 4-level grid
-    levels = (design["disease.drive_per_day"] - lo) / (hi - lo) * 3
+    lo, hi = 0.0003, 0.04  # drive_per_day's documented plausible range (> 2 decades: log10 scale), on Morris's 4-level grid
+    levels = (np.log10(design["disease.drive_per_day"]) - np.log10(lo)) / (np.log10(hi) - np.log10(lo)) * 3
     assert levels.between(0, 3).all() and (levels - levels.round()).abs().max() < 1e-9
     md = (out / "indices.md").read_text(encoding="utf-8")
     assert sim.NOTICE in md and "12 simulations" in md and "never reached 50 % loss in" in md

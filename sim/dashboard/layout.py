@@ -47,7 +47,12 @@ def disease_label(preset: str, values: dict) -> str:
     """The dropdown's name for a preset, with the calibration status its yaml `values` state, so the
     page can never claim more (or less) than every run prints."""
     status = str(values.get("calibration") or "")
-    state = "fitted to natural history" if status.startswith("fitted") else "not calibrated"
+    if status.startswith("fitted"):
+        state = "fitted to natural history"
+    elif status.startswith("NOT calibrated in full"):
+        state = "fitted, with known misses: not calibrated in full"
+    else:
+        state = "not calibrated"
     return f"{DISEASE_LABELS.get(preset, preset)}; {state}"
 
 
