@@ -177,11 +177,12 @@ def paired_change(control: list[dict], manipulated: list[dict], outcome: str) ->
     """What a manipulation did to the same individuals: mean paired change of one outcome, its test and units.
 
     survival: end stage (loss of righting reflex), change in % of the control mean; onset: days; progression:
-    onset → end stage, %; t50: day of 50 % motor-neuron loss, %; reactive_microglia: activated microglia between
-    onset and end stage, %.
+    onset → end stage, %; t50 and mn_loss (motor-neuron degeneration): day of 50 % motor-neuron loss, %;
+    reactive_microglia: activated microglia between onset and end stage, %.
     """
     key, relative = {"survival": ("end_stage_days", True), "onset": ("onset_days", False), "t50": ("t50_days", True),
-                     "reactive_microglia": ("activated_microglia_mean", True)}.get(outcome, (None, True))
+                     "mn_loss": ("t50_days", True), "reactive_microglia": ("activated_microglia_mean", True)}[
+                         outcome if outcome != "progression" else "survival"]
     if outcome == "progression":
         cs, ms, cens1 = _pairs(control, manipulated, "end_stage_days")
         co, mo, cens2 = _pairs(control, manipulated, "onset_days")
