@@ -177,6 +177,7 @@ def test_the_munix_equivalent_counts_functioning_units_not_somata():
 
 
 # --------------------------------------------------------------------------- calibrated presets
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_held_out_control_cohort_is_inside_the_natural_history_bands(preset):
     """A fixed seed set the fit never saw: every fitted H/M target lies inside its band.
@@ -194,6 +195,7 @@ def test_held_out_control_cohort_is_inside_the_natural_history_bands(preset):
     assert KNOWN_MISSES[preset] <= set(outside), "a known miss now passes: update KNOWN_MISSES and the README"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_fast_progressors_reach_end_stage_earlier(preset):
     """The virtual cohort's drive multiplier orders the individuals' end stage (Spearman ρ < 0)."""
