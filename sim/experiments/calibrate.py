@@ -181,8 +181,8 @@ def paired_change(control: list[dict], manipulated: list[dict], outcome: str) ->
     reactive_microglia: activated microglia between onset and end stage, %.
     """
     key, relative = {"survival": ("end_stage_days", True), "onset": ("onset_days", False), "t50": ("t50_days", True),
-                     "mn_loss": ("t50_days", True), "reactive_microglia": ("activated_microglia_mean", True)}[
-                         outcome if outcome != "progression" else "survival"]
+                     "mn_loss": ("t50_days", True), "reactive_microglia": ("activated_microglia_mean", True),
+                     "progression": (None, True)}[outcome]  # progression: onset → end stage, computed below
     if outcome == "progression":
         cs, ms, cens1 = _pairs(control, manipulated, "end_stage_days")
         co, mo, cens2 = _pairs(control, manipulated, "onset_days")
