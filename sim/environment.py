@@ -37,6 +37,7 @@ from sim.config import DiseaseConfig
 
 # Microglial outputs a manipulation can scale, in the order of Environment.microglia_release.
 MICROGLIAL_TOXINS = ("tnf", "il1b", "ros", "glutamate")
+_NO_SCALING = np.ones(len(MICROGLIAL_TOXINS))
 
 
 def logistic(x: float) -> float:
@@ -80,7 +81,7 @@ class Environment:
     blood_products: float = 0.0       # blood-derived products in the cord (0–1), see the module docstring
 
     def __post_init__(self) -> None:
-        self.microglia_release = np.ones(len(MICROGLIAL_TOXINS))  # multipliers on TNF-α, IL-1β, ROS, glutamate release
+        self.microglia_release = _NO_SCALING.copy()  # multipliers on TNF-α, IL-1β, ROS, glutamate release
 
 
 def disease_environment(d: DiseaseConfig, day: float, treg_level: float) -> Environment:

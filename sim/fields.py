@@ -80,7 +80,9 @@ def _as_slice(indices: list[int]) -> slice | list[int]:
 class FieldSolver:
     """Exact-in-time propagator for a stack of fields sharing one grid.
 
-    Spectra are cached, so a step costs one forward DCT of the sources and one inverse DCT.
+    Spectra are cached, so a step costs one forward DCT of the sources and one inverse DCT. A solver can
+    join a `FieldBatch`: its arrays then become views into the batch's stacks, which advance all their
+    individuals with one transform (`FieldBatch.step`); the per-solver methods keep acting on its own row.
     """
 
     def __init__(self, shape: tuple[int, int], dx_um: float, diffusion: np.ndarray, decay: np.ndarray, dt_h: float):
@@ -101,34 +103,17 @@ class FieldSolver:
         """Update first-order loss rates (1/h); factors are recomputed only for fields that changed."""
         decay = np.asarray(decay, dtype=float)
         for i in np.flatnonzero(decay != self._decay):
-            # D·κ with κ = 0 is 0 even for a D so large that D·κ overflows to inf elsewhere (inf·0 would be NaN);
-            # an infinite rate then gives E = G = 0: that mode is flattened at once, as infinite diffusion would.
-            with np.errstate(over="ignore", invalid="ignore"):
-                rate = np.where(self.kappa > 0, self.diffusion[i] * self.kappa, 0.0) + decay[i]
-            x = -rate * self.dt
-            self._E[i] = np.exp(x)
-            if rate.min() > 0:
-                np.divide(-np.expm1(x), rate, out=self._G[i])
-            else:  # a mode with no loss at all (λ = 0, uniform mode) gains S·Δt
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    self._G[i] = np.where(rate > 0, -np.expm1(x) / rate, self.dt)
-        self._decay = decay.copy()
+            self._E[i], self._G[i] = decay_factors(self.diffusion[i], self.kappa, decay[i], self.dt)
+        self._decay[:] = decay
 
     def set_values(self, values: np.ndarray) -> None:
-        self.values = np.array(values, dtype=float).reshape(self.n, *self.shape)
-        self._spectrum = fft.dctn(self.values, type=2, axes=(1, 2), norm="ortho")
+        self.values[...] = np.asarray(values, dtype=float).reshape(self.n, *self.shape)
+        self._spectrum[...] = fft.dctn(self.values, type=2, axes=(-2, -1), norm="ortho")
 
     def step(self, sources: np.ndarray) -> np.ndarray:
         """Advance all fields by dt with sources (unit/h per voxel) held constant; return values."""
-        s_hat = fft.dctn(sources, type=2, axes=(1, 2), norm="ortho")
-        self._spectrum *= self._E
-        s_hat *= self._G
-        self._spectrum += s_hat
-        values = fft.idctn(self._spectrum, type=2, axes=(1, 2), norm="ortho")
-        # Round-off can leave −1e-17-sized values where the exact answer is ≥ 0.
-        np.maximum(values, 0.0, out=values)
-        self.values = values
-        return values
+        advance(self._spectrum, self._E, self._G, sources, out=self.values)
+        return self.values
 
     def apply_uptake(self, indices: list[int], rate_per_h: np.ndarray) -> None:
         """Per-voxel first-order uptake (operator split): c ← c·exp(−k(x)Δt) for the given fields.
@@ -145,19 +130,94 @@ class FieldSolver:
         """Multiply the listed fields voxel-wise by factor (≥ 0) and keep the spectra in step."""
         sel = _as_slice(indices)
         self.values[sel] *= factor
-        self._spectrum[sel] = fft.dctn(self.values[sel], type=2, axes=(1, 2), norm="ortho")
+        self._spectrum[sel] = fft.dctn(self.values[sel], type=2, axes=(-2, -1), norm="ortho")
 
     def gradient(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """(∂c/∂y, ∂c/∂x) of one field in unit/µm (central differences, one-sided at walls).
+        """(∂c/∂y, ∂c/∂x) of one field in unit/µm (central differences, one-sided at walls)."""
+        return gradient(self.values[index], self.dx)
 
-        The same arithmetic as `np.gradient(c, dx)` (identical values), without its per-call overhead.
-        """
-        c, dx = self.values[index], self.dx
-        gy, gx = np.empty_like(c), np.empty_like(c)
-        np.divide(c[2:] - c[:-2], 2.0 * dx, out=gy[1:-1])
-        np.divide(c[1] - c[0], dx, out=gy[0])
-        np.divide(c[-1] - c[-2], dx, out=gy[-1])
-        np.divide(c[:, 2:] - c[:, :-2], 2.0 * dx, out=gx[:, 1:-1])
-        np.divide(c[:, 1] - c[:, 0], dx, out=gx[:, 0])
-        np.divide(c[:, -1] - c[:, -2], dx, out=gx[:, -1])
-        return gy, gx
+
+def decay_factors(diffusion: float, kappa: np.ndarray, decay, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """E = e^{−(Dκ+λ)Δt} and G = (1 − E)/(Dκ+λ) for one field; `decay` a scalar or one λ per row (shape (k, 1, 1)).
+
+    D·κ with κ = 0 is 0 even for a D so large that D·κ overflows to inf elsewhere (inf·0 would be NaN); an
+    infinite rate then gives E = G = 0: that mode is flattened at once, as infinite diffusion would. A mode
+    with no loss at all (λ = 0, uniform mode) gains S·Δt. The same arithmetic element by element whatever
+    the number of rows, so a batch's factors equal its individuals' own.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        rate = np.where(kappa > 0, diffusion * kappa, 0.0) + decay
+        x = -rate * dt
+        return np.exp(x), np.where(rate > 0, -np.expm1(x) / rate, dt)
+
+
+def advance(spectrum: np.ndarray, E: np.ndarray, G: np.ndarray, sources: np.ndarray, out: np.ndarray) -> None:
+    """One exact step of every mode (the last two axes are the grid): spectrum and `out` (values) in place."""
+    s_hat = fft.dctn(sources, type=2, axes=(-2, -1), norm="ortho")
+    spectrum *= E
+    s_hat *= G
+    spectrum += s_hat
+    values = fft.idctn(spectrum, type=2, axes=(-2, -1), norm="ortho")
+    # Round-off can leave −1e-17-sized values where the exact answer is ≥ 0.
+    np.maximum(values, 0.0, out=out)
+
+
+def gradient(c: np.ndarray, dx: float) -> tuple[np.ndarray, np.ndarray]:
+    """(∂c/∂y, ∂c/∂x) over the last two axes in unit/µm (central differences, one-sided at walls).
+
+    The same arithmetic as `np.gradient(c, dx)` (identical values), without its per-call overhead.
+    """
+    gy, gx = np.empty_like(c), np.empty_like(c)
+    np.divide(c[..., 2:, :] - c[..., :-2, :], 2.0 * dx, out=gy[..., 1:-1, :])
+    np.divide(c[..., 1, :] - c[..., 0, :], dx, out=gy[..., 0, :])
+    np.divide(c[..., -1, :] - c[..., -2, :], dx, out=gy[..., -1, :])
+    np.divide(c[..., 2:] - c[..., :-2], 2.0 * dx, out=gx[..., 1:-1])
+    np.divide(c[..., 1] - c[..., 0], dx, out=gx[..., 0])
+    np.divide(c[..., -1] - c[..., -2], dx, out=gx[..., -1])
+    return gy, gx
+
+
+class FieldBatch:
+    """The fields of B individuals on one grid, stacked (B, fields, ny, nx) so one transform advances them all.
+
+    Joining rebinds each solver's arrays to its row of the stacks (its values and spectrum are kept); every
+    operation is element-wise or a transform along the grid axes, so each individual's fields are the ones
+    its own solver would compute alone (tested bit for bit).
+    """
+
+    def __init__(self, solvers: list[FieldSolver]):
+        first = solvers[0]
+        if any(s.shape != first.shape or s.dx != first.dx or s.dt != first.dt or not np.array_equal(s.diffusion, first.diffusion)
+               for s in solvers):
+            raise ValueError("a field batch needs one grid, time step and set of diffusion coefficients")
+        self.solvers, self.dx, self.dt, self.kappa, self.diffusion = solvers, first.dx, first.dt, first.kappa, first.diffusion
+        self.values = np.stack([s.values for s in solvers])
+        self.spectrum = np.stack([s._spectrum for s in solvers])
+        self.E = np.stack([s._E for s in solvers])
+        self.G = np.stack([s._G for s in solvers])
+        self.decay = np.stack([s._decay for s in solvers])
+        for b, s in enumerate(solvers):
+            s.values, s._spectrum, s._E, s._G, s._decay = self.values[b], self.spectrum[b], self.E[b], self.G[b], self.decay[b]
+
+    def set_decay(self, decay: np.ndarray) -> None:
+        """One row of loss rates (1/h) per individual; factors are recomputed only where a rate changed."""
+        changed = decay != self.decay
+        for i in np.flatnonzero(changed.any(axis=0)):
+            rows = np.flatnonzero(changed[:, i])
+            E, G = decay_factors(self.diffusion[i], self.kappa, decay[rows, i][:, None, None], self.dt)
+            self.E[rows, i], self.G[rows, i] = E, G
+        self.decay[...] = decay
+
+    def step(self, sources: np.ndarray) -> np.ndarray:
+        advance(self.spectrum, self.E, self.G, sources, out=self.values)
+        return self.values
+
+    def scale(self, rows: np.ndarray, fields: slice, factor: np.ndarray) -> None:
+        """Multiply `fields` of the individuals `rows` voxel-wise by factor (shape (len(rows), ny, nx))."""
+        if len(rows) == len(self.solvers):
+            self.values[:, fields] *= factor[:, None]
+            self.spectrum[:, fields] = fft.dctn(self.values[:, fields], type=2, axes=(-2, -1), norm="ortho")
+            return
+        part = self.values[rows, fields] * factor[:, None]
+        self.values[rows, fields] = part
+        self.spectrum[rows, fields] = fft.dctn(part, type=2, axes=(-2, -1), norm="ortho")

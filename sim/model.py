@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
-from scipy.spatial import cKDTree
 
 from sim import manipulation, pk, spread
 from sim.agents import Microglia, MotorNeuron
@@ -30,24 +29,21 @@ from sim.agents import motor_neuron as mn
 from sim.agents import msc as msc_mod
 from sim.agents import treg as tr
 from sim.agents.base import Columns
+from sim.cohort import Cohort, NumericalError, contacts_by_cell  # noqa: F401 - NumericalError: public name here too
 from sim.config import DiseaseConfig, SimConfig, grid_shape
 from sim.environment import disease_environment, relax
 from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
 from sim.pathways import REGISTRY, Exposure, switched_on
 from sim.treatment import infusion_days
 
-BRUTE_FORCE_PAIRS = 20_000  # contact counting: below this many cell pairs, all pairs beat building a k-d tree
 STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa", "individual")
 # A further region of the same individual has its own tissue; its blood (MSC) and its draw are the individual's.
 TISSUE_STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "mesa")
 REGION_SPAWN_KEY = 1_000  # seeds region k's tissue streams from SeedSequence(seed, spawn_key=(1000, k))
 F = FIELD_INDEX
+NO_POSITIONS = (np.zeros(0), np.zeros(0))
 # Every pathway's recorded state, 0 where the pathway is off or the arm has no infusions (same columns in both arms).
 PATHWAY_COLUMNS = {column: 0.0 for cls in REGISTRY.values() for column in cls.columns}
-
-
-class NumericalError(RuntimeError):
-    """A field became non-finite; the message names the field and the step."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +130,7 @@ class ALSModel(mesa.Model):
         self._place_microglia()
 
         self.msc_infused = 0
+        self.tissue_msc_count = 0  # kept by `sim.pk`: lets the local pathways skip patches without MSCs at once
         self.msc_cleared = 0
         self.burden_per_kg = 0.0
         self.blood_products = 0.0
@@ -148,6 +145,8 @@ class ALSModel(mesa.Model):
         # Pathways act through infused cells only: an arm without infusions has none (and is exactly the control).
         self.pathways = switched_on(cfg) if self._doses else []
         self._manipulation = cfg.manipulation if manipulation.changes_anything(cfg.manipulation) else None
+        self._in_cohort = False  # set while a `Cohort` advances Mesa's clock after running the step itself
+        self._solo: Cohort | None = None
         self._environment(d.start_day)
 
     # ------------------------------------------------------------------ set-up
@@ -217,8 +216,11 @@ class ALSModel(mesa.Model):
         flat = self.solver.values.reshape(len(FIELD_NAMES), -1)
         return flat[np.array([F[n] for n in names])[:, None], flat_idx[None, :]]
 
-    def _environment(self, day: float) -> None:
-        """The step's environment: the disease's own curves, then the manipulation, then the pathways."""
+    def _environment(self, day: float, mean_damage: float | None = None) -> None:
+        """The step's environment: the disease's own curves, then the manipulation, then the pathways.
+
+        `mean_damage`: the patch's mean damage signal when the caller computed it already (a cohort does, for all).
+        """
         d = self.cfg.disease
         local_day = day - self.lag_days  # the region's local disease clock
         env = disease_environment(d, local_day, d.treg_systemic_baseline * self.individual.treg_multiplier)
@@ -228,7 +230,7 @@ class ALSModel(mesa.Model):
             pathway.act(env)
         env.blood_products = self.blood_products
         self.env = env
-        self.mean_damage = float(self.solver.values[F["damage"]].mean())
+        self.mean_damage = float(self.solver.values[F["damage"]].mean()) if mean_damage is None else mean_damage
 
     # compatibility names for read-outs and tests
     @property
@@ -251,59 +253,14 @@ class ALSModel(mesa.Model):
 
     # ------------------------------------------------------------------ the step
     def step(self) -> None:
-        ctx = self.ctx
-        ctx.day = self.day - self.dt_h / 24.0  # Mesa advanced time already: use the interval's start
-        self._environment(ctx.day)
-        self.damage_gradient = self.solver.gradient(F["damage"])
-        self._step_neurons()
-        self._step_microglia()
-        tr.step(self)
-        engulfed = pk.step(self)
-        if self.pathways:
-            exposure = Exposure(self.burden_per_kg, engulfed / self.cfg.disease.body_weight_kg / ctx.dt_days)
-            for pathway in self.pathways:
-                pathway.advance(exposure, ctx.dt_days)
-        self._step_fields()
-        self.blood_products = relax(self.blood_products, self.env.leak, self.cfg.disease.blood_product_clearance_days, ctx.dt_days)
-
-    def _step_neurons(self) -> None:
-        d, p, ctx, s = self.cfg.disease, self.cfg.neurons, self.ctx, self.neuron_store
-        ctx.drive = mn.intrinsic_drive(ctx.day - self.lag_days, d.drive_per_day * self.individual.drive_multiplier, d.drive_ref_day,
-                                       d.drive_exponent, d.drive_offset_days)
-        idx = self._neuron_voxels()
-        inputs = self._sample(("tnf", "il1b", "ros", "glutamate", "bdnf", "gdnf"), idx)
-        inputs[3] = np.maximum(inputs[3] - self.cfg.fields.glutamate_ambient_um, 0.0)  # glutamate above ambient
-        ctx.neuron_inputs = inputs
-        ctx.blood_products = self.env.blood_products
-        died = self._neuron_rules()
-        s["alive"][died] = False
-        s["death_day"][died] = self.day
-        self._deaths_idx = idx[died]
-        s["unit_size"][:] = mn.update_unit_size(s["unit_size"], s["health"], s["alive"], self.n_neurons, p, ctx.dt_days)
-
-    def _step_microglia(self) -> None:
-        p, ctx, s, rng = self.cfg.microglia, self.ctx, self.microglia_store, self.rngs["microglia"]
-        n = len(s)
-        if n == 0:
-            return
-        idx = self.voxel(s["x"], s["y"])
-        damage, tnf, il10, tgfb = self._sample(("damage", "tnf", "il10", "tgfb"), idx)
-        t = self.treg_store
-        push = self.env.microglia_push + p.treg_contact_weight * self.contacts(s["x"], s["y"], t["x"], t["y"])
-        for pathway in self.pathways:
-            extra = pathway.microglia_push(self, s)
-            if extra is not None:
-                push = push + extra
-        ctx.microglia_inputs = np.stack([damage, tnf, il10, tgfb, np.broadcast_to(push, damage.shape)])
-        ctx.microglia_u = rng.random(n)
-        normals = rng.standard_normal((2, n))
-        u_birth, u_death = rng.random(n), rng.random(n)
-        self._microglia_rules()
-        gy, gx = self.damage_gradient
-        grad_scale = p.k_damage_pm / 100.0  # gradients above K_D per 100 µm saturate the speed
-        s["x"][:], s["y"][:] = mg.chemotaxis_step(s["x"], s["y"], gy.ravel()[idx], gx.ravel()[idx], normals, p.speed_um_per_h,
-                                                  p.random_motility_um2_per_h, grad_scale, ctx.dt_h, self.width, self.height)
-        mg.births_and_deaths(self, damage, u_birth, u_death)
+        """Mesa's step: this model's step as a cohort of one (`sim.cohort`), unless a cohort is driving it."""
+        if self._in_cohort:
+            return  # the cohort ran this step's body for all its models already
+        if self._solo is None:
+            self._solo = Cohort([self])
+        self._solo.body(self.steps)
+        if self._solo.failures:
+            raise self._solo.failures[0]
 
     def _neuron_rules(self) -> np.ndarray:
         """Health update of every neuron from `ctx` by the configured engine; returns the mask of new deaths."""
@@ -328,100 +285,23 @@ class ALSModel(mesa.Model):
             s["state"][:] = mg.next_state(s["state"], rates, ctx.microglia_u, ctx.dt_h)
 
     def contacts(self, x: np.ndarray, y: np.ndarray, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
-        """Number of the other cells (ox, oy) within the contact radius of each cell (x, y)."""
-        if len(ox) == 0 or len(x) == 0:
-            return np.zeros(len(x))
-        r = self.cfg.microglia.contact_radius_um
-        if len(x) * len(ox) <= BRUTE_FORCE_PAIRS:
-            # all pairs: the k-d tree compares the same squared distance dx² + dy² with r², so the counts are equal
-            dx = ox[None, :] - x[:, None]
-            dy = oy[None, :] - y[:, None]
-            return np.count_nonzero(dx * dx + dy * dy <= r * r, axis=1).astype(float)
-        tree = cKDTree(np.column_stack([ox, oy]))
-        return tree.query_ball_point(np.column_stack([x, y]), r, return_length=True).astype(float)
+        """Number of the other cells (ox, oy) within the contact radius of each cell (x, y) (`sim.cohort.contacts_by_cell`)."""
+        return contacts_by_cell(x, y, np.zeros(len(x), np.int64), ox, oy, np.zeros(len(ox), np.int64), self.cfg.microglia.contact_radius_um)
 
     def tissue_msc_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the MSCs inside the patch (the only cells the local pathways act through)."""
+        if not self.tissue_msc_count:
+            return NO_POSITIONS
         s = self.msc_store
         inside = s["compartment"] == msc_mod.TISSUE
         return s["x"][inside], s["y"][inside]
 
     # ------------------------------------------------------------------ fields
     def _sources(self) -> np.ndarray:
-        """Secretion of every agent as concentration rates (unit/h) per voxel.
-
-        Every release is listed as (flat field·voxel index, amount) and summed by one bincount; the order of
-        the list (neurons, death bursts, microglia by field, Tregs, MSCs) fixes the order of the additions.
-        """
-        nvox = self.shape[0] * self.shape[1]
-        pm = self.per_molecule
-        where: list[np.ndarray] = []
-        amount: list[np.ndarray] = []
-
-        n = self.neuron_store
-        alive = n["alive"]
-        nidx = self._neuron_voxels()[alive]
-        if len(nidx):
-            where.append(nidx + F["damage"] * nvox)
-            amount.append(mn.chemokine_release(n["health"][alive], True, self.cfg.neurons) * pm[F["damage"]])
-        if len(self._deaths_idx):
-            where.append(self._deaths_idx + F["damage"] * nvox)
-            amount.append(np.full(len(self._deaths_idx), self.cfg.neurons.death_burst_molecules / (self.dt_h * 3600.0) * pm[F["damage"]]))
-
-        p, s = self.cfg.microglia, self.microglia_store
-        if len(s):
-            midx = self.voxel(s["x"], s["y"])
-            pro = (s["state"] == mg.PRO_INFLAMMATORY).astype(float)
-            prot = (s["state"] == mg.PROTECTIVE).astype(float)
-            w_pro, w_prot = pro + p.mixed_output * prot, prot + p.mixed_output * pro
-            offset, rates, per_molecule, which = self._microglia_release
-            factors = np.concatenate([self.env.microglia_release, np.ones(len(which) - len(self.env.microglia_release))])[:, None]
-            where.append((offset + midx[None, :]).ravel())
-            amount.append(((rates * factors * np.stack([w_pro, w_prot])[which]) * per_molecule).ravel())
-
-        t = self.treg_store
-        if len(t):
-            tidx = self.voxel(t["x"], t["y"])
-            for name in ("il10", "tgfb"):
-                where.append(tidx + F[name] * nvox)
-                amount.append(np.full(len(tidx), getattr(self.cfg.tregs, name) * pm[F[name]]))
-
-        for pathway in self.pathways:
-            for idx, rate in pathway.release(self):
-                where.append(idx)
-                amount.append(rate)
-
-        n_all = len(FIELD_NAMES) * nvox
-        src = np.bincount(np.concatenate(where), np.concatenate(amount), minlength=n_all) if where else np.zeros(n_all)
-        src = src.reshape(len(FIELD_NAMES), *self.shape)
-        src[F["glutamate"]] += self.cfg.fields.glutamate_ambient_um * self.base_decay[F["glutamate"]]
-        return src
-
-    def _step_fields(self) -> None:
-        env = self.env
-        decay = self.base_decay.copy()
-        decay[F["glutamate"]] *= env.eaat2 * env.glutamate_clearance
-        decay[F["ros"]] *= env.ros_scavenging
-        self.solver.set_decay(decay)
-        values = self.solver.step(self._sources())
-        self._apply_trophic_uptake()
-        for pathway in self.pathways:
-            pathway.after_fields(self)
-        if not np.isfinite(values).all():
-            bad = FIELD_NAMES[int(np.flatnonzero(~np.isfinite(values).reshape(len(FIELD_NAMES), -1).all(axis=1))[0])]
-            raise NumericalError(f"field {bad!r} became non-finite at step {self.steps} (day {self.day:.2f}) of the {self.arm} arm")
-
-    def _apply_trophic_uptake(self) -> None:
-        k = self.cfg.neurons.trophic_uptake_per_h
-        alive = self.neuron_store["alive"]
-        n_alive = int(np.count_nonzero(alive))
-        if k <= 0 or n_alive == 0:
-            return
-        if n_alive != self._uptake_alive:  # neurons only die, so the same count means the same living neurons
-            count = np.bincount(self._neuron_voxels()[alive], minlength=self.shape[0] * self.shape[1])
-            self._uptake_factor = self.solver.uptake_factor((k * count).reshape(self.shape))
-            self._uptake_alive = n_alive
-        self.solver.scale([F["bdnf"], F["gdnf"]], self._uptake_factor)
+        """Secretion of every agent as concentration rates (unit/h) per voxel (`Cohort.sources` for this model alone)."""
+        if self._solo is None:
+            self._solo = Cohort([self])
+        return self._solo.sources()[0]
 
     # ------------------------------------------------------------------ read-outs
     def msc_cells(self) -> dict[str, int]:

@@ -72,6 +72,7 @@ def step(model) -> int:
     for agent in gone:
         agent.remove()
     _update_burden(model)
+    model.tissue_msc_count = int(np.count_nonzero(s["compartment"] == TISSUE))
     return engulfed
 
 

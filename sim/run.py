@@ -10,7 +10,7 @@ import platform
 import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +19,7 @@ import numpy as np
 import sim
 from sim import spread
 from sim.config import DiseaseConfig, SimConfig
+from sim.cohort import Cohort, batch_key
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, infusion_days
@@ -30,50 +31,110 @@ def arms_of(cfg: SimConfig) -> list[str]:
     return ["control", "treated"] if cfg.treatment.enabled else ["control"]
 
 
+@dataclass
+class ArmJob:
+    """One arm of one individual to simulate: its config, arm, the individual (None: the seed's draw) and spool."""
+
+    cfg: SimConfig
+    arm: str = "control"
+    individual: Individual | None = None
+    spool_dir: Path | None = None
+
+
 def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_dir: Path | None = None,
             individual: Individual | None = None) -> ArmRecord:
     """Simulate one arm from the preset's start day to its horizon (as `individual`, if given, not the seed's draw).
 
     The onset region is recorded in full: snapshots are kept in the returned record, or with `spool_dir`
-    streamed to files there as they are taken. Further regions (`disease.regions`, sim/spread.py) are
-    simulated after it and enter the rows as the person's columns.
+    streamed to files there as they are taken. Further regions (`disease.regions`, sim/spread.py) advance in
+    the same cohort and enter the rows as the person's columns.
     """
-    regions = cfg.disease.regions
-    model = ALSModel(cfg, arm, individual)
-    steps_per_day = 24.0 / model.dt_h
-    record_every = round(cfg.domain.record_every_hours / model.dt_h)
-    rec = Recorder(model, record_every=record_every,
-                   snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=spool_dir)
+    result = run_arms([ArmJob(cfg, arm, individual, spool_dir)], progress)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def run_arms(jobs: list[ArmJob], progress: ProgressFn | None = None, batch_size: int = 0) -> list[ArmRecord | Exception]:
+    """Simulate many arms together in cohorts (`sim.cohort`): one record per job, or the error that stopped it.
+
+    Jobs that share a grid and the batched rules' parameters advance in one cohort (at most `batch_size`
+    individuals, 0: no limit); each result is identical to the job run alone. An individual whose fields turn
+    non-finite is returned as its `NumericalError`; the others finish.
+    """
+    results: list[ArmRecord | Exception | None] = [None] * len(jobs)
+    units = [_ArmUnit(job) for job in jobs]
+    groups: dict[tuple, list[int]] = {}
+    for i, unit in enumerate(units):
+        groups.setdefault(batch_key(unit.models[0]), []).append(i)
+    for members in groups.values():
+        size = batch_size if batch_size > 0 else len(members)
+        for start in range(0, len(members), size):
+            chunk = members[start:start + size]
+            for i, outcome in zip(chunk, _run_units([units[i] for i in chunk], progress)):
+                results[i] = outcome
+    return results  # type: ignore[return-value]
+
+
+class _ArmUnit:
+    """One job's models (its onset region and any further regions) and their observers."""
+
+    def __init__(self, job: ArmJob):
+        cfg = job.cfg
+        onset = ALSModel(cfg, job.arm, job.individual)
+        self.models = [onset] + [ALSModel(cfg, job.arm, onset.individual, region=k) for k in range(1, cfg.disease.regions)]
+        steps_per_day = 24.0 / onset.dt_h
+        self.record_every = max(1, round(cfg.domain.record_every_hours / onset.dt_h))
+        self.recorder = Recorder(onset, record_every=self.record_every,
+                                 snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=job.spool_dir)
+        self.other_rows: list[list[dict[str, float]]] = [[] for _ in self.models[1:]]
+
+    def observe(self, step: int, final: bool = False) -> None:
+        self.recorder.observe(step, final)
+        if step % self.record_every == 0 or final:
+            for rows, model in zip(self.other_rows, self.models[1:]):
+                rows.append(model.neuron_metrics())
+
+    def finish(self) -> ArmRecord:
+        record = self.recorder.finish()
+        spread.add_person_columns(record.rows, self.other_rows)
+        return record
+
+
+def _run_units(units: list[_ArmUnit], progress: ProgressFn | None) -> list[ArmRecord | Exception]:
+    """Advance the units' models in one cohort to their common horizon; an individual that fails drops out."""
+    models = [m for u in units for m in u.models]
+    owner = [i for i, u in enumerate(units) for _ in u.models]
+    cohort = Cohort(models)
+    n_steps = models[0].n_steps
+    failed: dict[int, Exception] = {}
     try:
-        _advance(model, rec.observe, progress, regions)
-        record = rec.finish()
+        for u in units:
+            u.observe(0)
+        for k in range(1, n_steps + 1):
+            cohort.advance()
+            for pos, exc in cohort.failures.items():
+                failed.setdefault(owner[pos], exc)
+            if failed:
+                _drop_units(cohort, owner, failed)
+            for i, u in enumerate(units):
+                if i not in failed:
+                    u.observe(k, final=k == n_steps)
+            if progress and k % max(1, n_steps // 100) == 0:
+                for i, u in enumerate(units):
+                    if i not in failed:
+                        progress(u.models[0].arm, k / n_steps)
+        return [failed[i] if i in failed else u.finish() for i, u in enumerate(units)]
     finally:
-        rec.close()
-    others = [_region_rows(ALSModel(cfg, arm, model.individual, region=k), record_every, progress, regions)
-              for k in range(1, regions)]
-    spread.add_person_columns(record.rows, others)
-    return record
+        for u in units:
+            u.recorder.close()
 
 
-def _region_rows(model: ALSModel, record_every: int, progress: ProgressFn | None, regions: int) -> list[dict[str, float]]:
-    """The motor-neuron columns of a further region on the recorded days (no snapshots: only its indices enter the record)."""
-    rows: list[dict[str, float]] = []
-
-    def observe(step: int, final: bool = False) -> None:
-        if step % record_every == 0 or final:
-            rows.append(model.neuron_metrics())
-    _advance(model, observe, progress, regions)
-    return rows
-
-
-def _advance(model: ALSModel, observe: Callable[..., None], progress: ProgressFn | None, regions: int) -> None:
-    """Step `model` to its horizon, observing every step; progress counts all `regions` of the model's arm."""
-    observe(0)
-    for k in range(1, model.n_steps + 1):
-        model.step()
-        observe(k, final=k == model.n_steps)
-        if progress and k % max(1, model.n_steps // 100) == 0:
-            progress(model.arm, (model.region + k / model.n_steps) / regions)
+def _drop_units(cohort: Cohort, owner: list[int], failed: dict[int, Exception]) -> None:
+    """A failed individual leaves the cohort with all its regions (the others go on unchanged)."""
+    rows = [b for b, pos in enumerate(cohort._position) if owner[pos] in failed]
+    if rows:
+        cohort.drop(rows)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -88,8 +149,12 @@ def worker_context() -> multiprocessing.context.BaseContext:
 def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 1, spool_dir: Path | None = None) -> list[ArmRecord]:
     """Run every arm; with workers ≥ 2 the arms run in parallel processes (identical results)."""
     arms = arms_of(cfg)
-    if workers < 2 or len(arms) < 2:
-        return [run_arm(cfg, arm, progress, spool_dir) for arm in arms]
+    if workers < 2 or len(arms) < 2:  # both arms in one cohort
+        results = run_arms([ArmJob(cfg, arm, None, spool_dir) for arm in arms], progress)
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results  # type: ignore[return-value]
     ctx = worker_context()
     with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
         return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))

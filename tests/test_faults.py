@@ -37,6 +37,7 @@ from sim.presets import compose_config
 from sim.config import ConfigError
 from sim.experiments import compare
 from sim.fields import FIELD_NAMES
+from sim.cohort import Cohort
 from sim.model import ALSModel, NumericalError
 from sim.run import config_hash, run_arm, simulate, summarize
 
@@ -67,13 +68,14 @@ PATCHED_ALSIM = textwrap.dedent("""
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         recorder._write_fields_npz = full
     elif fault == "nan":  # a secretion term becomes NaN in the TNF field at step 5
-        sources = ALSModel._sources
+        from sim.cohort import Cohort
+        sources = Cohort.sources
         def nan_sources(self):
             src = sources(self)
-            if self.steps == 5:
-                src[0, 3, 4] = np.nan
+            if self.step_now == 5:
+                src[0, 0, 3, 4] = np.nan
             return src
-        ALSModel._sources = nan_sources
+        Cohort.sources = nan_sources
     from sim.cli import main
     sys.argv = ["alsim", *sys.argv[1:]]
     main()
@@ -362,15 +364,15 @@ def test_corrupted_results_are_skipped_with_their_reason(short_run, tmp_path, co
 
 # =========================================================================== NaN
 def _nan_at(monkeypatch, field: str, step: int) -> None:
-    sources = ALSModel._sources
+    sources = Cohort.sources
 
     def nan_sources(self):
         src = sources(self)
-        if self.steps == step:
-            src[FIELD_NAMES.index(field), 2, 3] = np.nan
+        if self.step_now == step:
+            src[0, FIELD_NAMES.index(field), 2, 3] = np.nan
         return src
 
-    monkeypatch.setattr(ALSModel, "_sources", nan_sources)
+    monkeypatch.setattr(Cohort, "sources", nan_sources)
 
 
 @pytest.mark.parametrize("field, step", [("bdnf", 3), ("glutamate", 7)])

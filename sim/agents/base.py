@@ -28,6 +28,12 @@ class Columns:
         """Live view of one column (length = number of agents)."""
         return self._data[name][: len(self.owners)]
 
+    def set_columns(self, **columns: np.ndarray) -> None:
+        """Overwrite whole columns (each as long as the store) in one call."""
+        n = len(self.owners)
+        for name, values in columns.items():
+            self._data[name][:n] = values
+
     def add(self, owner: Any, values: dict[str, Any]) -> int:
         slot = len(self.owners)
         if slot == len(next(iter(self._data.values()))):

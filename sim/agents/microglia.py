@@ -100,14 +100,20 @@ class Microglia(ColumnAgent):
         self.store["state"][i] = next_state(st, rates, ctx.microglia_u[s], ctx.dt_h)[0]
 
 
-def births_and_deaths(model, damage, u_birth, u_death) -> None:
-    """Activated cells divide under damage toward the carrying capacity and die at a small rate (one draw each)."""
-    p, s, days = model.cfg.microglia, model.microglia_store, model.ctx.dt_days
-    active = s["state"] != SURVEILLANT
-    room = max(0.0, 1.0 - len(s) / model.microglia_capacity)
-    rate = p.proliferation_rate_per_day * model.env.microglia_proliferation
-    born = active & (u_birth < -np.expm1(-rate * damage_drive(damage, p) * room * days))
-    dies = active & ~born & (u_death < -np.expm1(-p.apoptosis_rate_per_day * days))
+def birth_and_death_masks(state, damage, u_birth, u_death, rate, room, p: MicrogliaConfig, dt_days: float):
+    """Activated cells divide under damage toward the carrying capacity and die at a small rate (one draw each).
+
+    `rate` (proliferation per day) and `room` (1 − cells/capacity, ≥ 0) are per cell or one number.
+    """
+    active = state != SURVEILLANT
+    born = active & (u_birth < -np.expm1(-rate * damage_drive(damage, p) * room * dt_days))
+    dies = active & ~born & (u_death < -np.expm1(-p.apoptosis_rate_per_day * dt_days))
+    return born, dies
+
+
+def apply_births_and_deaths(model, born, dies) -> None:
+    """Daughters appear next to their parents (5 µm jitter, one draw each) in the parent's state; the dying go."""
+    s = model.microglia_store
     doomed = [s.owners[i] for i in np.flatnonzero(dies)]
     parents = np.flatnonzero(born)
     if len(parents):

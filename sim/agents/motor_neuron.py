@@ -64,9 +64,10 @@ def chemokine_release(health, alive, p: NeuronConfig):
 
 
 def update_unit_size(unit_size, health, alive, n_total: int, p: NeuronConfig, dt_days: float):
-    """Collateral reinnervation: healthy-enough survivors grow toward min(u_max, N0/Σoutput)."""
+    """Collateral reinnervation: healthy-enough survivors grow toward min(u_max, N0/Σoutput) (Σ over the last axis)."""
     output = axon_output(health, alive, p)
-    target = min(p.reinnervation_max, n_total / max(output.sum(), 1e-9))
+    # one target per individual: rows of a batch (`sim.cohort`) are individuals
+    target = np.minimum(p.reinnervation_max, n_total / np.maximum(output.sum(axis=-1, keepdims=True), 1e-9))
     relax = -np.expm1(-output * dt_days / p.reinnervation_tau_days)
     return np.where(alive, unit_size + (target - unit_size) * relax, unit_size)
 

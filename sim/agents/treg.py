@@ -36,18 +36,43 @@ class Treg(ColumnAgent):
 
 def step(model) -> None:
     """One step of the patch's Tregs: some leave, all wander, new ones arrive (Poisson) through the leaky barrier."""
-    p, ctx, s, rng, env = model.cfg.tregs, model.ctx, model.treg_store, model.rngs["tregs"], model.env
+    s = model.treg_store
     n = len(s)
     if n:
-        leaving = leaves(rng.random(n), ctx.dt_h, p)
-        normals = rng.standard_normal((2, n))
-        stride = np.sqrt(2 * p.motility_um2_per_h * ctx.dt_h)
-        s["x"][:] = reflect(s["x"] + stride * normals[0], model.width)
-        s["y"][:] = reflect(s["y"] + stride * normals[1], model.height)
-        for agent in [s.owners[i] for i in np.flatnonzero(leaving)]:
-            agent.remove()
+        u, normals = draws(model, n)
+        s["x"][:], s["y"][:] = wander(s["x"], s["y"], stride_um(model), normals, model.width, model.height)
+        leave(model, u)
+    arrive(model)
+
+
+def draws(model, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """This step's draws for the n Tregs present: one uniform (leaving) and two normals (moving) each, in that order."""
+    rng = model.rngs["tregs"]
+    return rng.random(n), rng.standard_normal((2, n))
+
+
+def stride_um(model) -> float:
+    """Standard deviation of one step's displacement per axis (µm): √(2·D·Δt)."""
+    return np.sqrt(2 * model.cfg.tregs.motility_um2_per_h * model.ctx.dt_h)
+
+
+def wander(x, y, stride, normals, width: float, height: float):
+    """A random-walk step reflected at the walls (`stride` per cell or one number)."""
+    return reflect(x + stride * normals[0], width), reflect(y + stride * normals[1], height)
+
+
+def leave(model, u) -> None:
+    """Tregs whose draw falls under the leaving probability go (after they moved, as the rule is written)."""
+    s = model.treg_store
+    for agent in [s.owners[i] for i in np.flatnonzero(leaves(u, model.ctx.dt_h, model.cfg.tregs))]:
+        agent.remove()
+
+
+def arrive(model) -> None:
+    """Poisson arrivals through the leaky barrier, placed uniformly in the patch."""
+    p, rng, env = model.cfg.tregs, model.rngs["tregs"], model.env
     rate = infiltration_rate_per_h(model.area_mm2, env.leak, model.mean_damage, env.treg_level, p) * env.treg_infiltration
-    arrivals = rng.poisson(rate * ctx.dt_h)
+    arrivals = rng.poisson(rate * model.ctx.dt_h)
     if arrivals:
         for x, y in rng.uniform([0, 0], [model.width, model.height], size=(arrivals, 2)):
             Treg(model, x=x, y=y)
