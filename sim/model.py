@@ -31,9 +31,9 @@ from sim.agents import treg as tr
 from sim.agents.base import Columns
 from sim.cohort import Cohort, NumericalError, contacts_by_cell  # noqa: F401 - NumericalError: public name here too
 from sim.config import DiseaseConfig, SimConfig, grid_shape
-from sim.environment import disease_environment, relax
+from sim.environment import disease_environment
 from sim.fields import FIELD_INDEX, FIELD_NAMES, FIELD_SPECS, FieldSolver, decay_per_h, diffusion_um2_per_h, molecules_per_s_to_rate
-from sim.pathways import REGISTRY, Exposure, switched_on
+from sim.pathways import REGISTRY, switched_on
 from sim.treatment import infusion_days
 
 STREAMS = ("neurons_init", "microglia_init", "microglia", "tregs", "msc", "mesa", "individual")

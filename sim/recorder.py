@@ -121,8 +121,9 @@ class Recorder:
     With `spool_dir`, snapshots go to files there as they are taken (call `finish`, or `close` on failure).
     """
 
-    def __init__(self, model, record_every: int, snapshot_every: int, spool_dir: Path | None = None):
+    def __init__(self, model, record_every: int, snapshot_every: int, spool_dir: Path | None = None, snapshots: bool = True):
         self.model = model
+        self.snapshots = snapshots
         self.record_every = max(1, record_every)
         self.snapshot_every = max(1, snapshot_every)
         self.out = ArmRecord(model.arm, n_neurons=model.n_neurons)
@@ -139,7 +140,7 @@ class Recorder:
     def observe(self, step: int, final: bool = False) -> None:
         if step % self.record_every == 0 or final:
             self.out.rows.append(self.model.metrics())
-        if step % self.snapshot_every == 0 or final:
+        if self.snapshots and (step % self.snapshot_every == 0 or final):
             self.snapshot()
 
     def snapshot(self) -> None:

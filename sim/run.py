@@ -9,7 +9,7 @@ import os
 import platform
 import shutil
 import subprocess
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,6 +39,7 @@ class ArmJob:
     arm: str = "control"
     individual: Individual | None = None
     spool_dir: Path | None = None
+    snapshots: bool = True  # False: time-series rows only (cohorts for calibration and sensitivity need no more)
 
 
 def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_dir: Path | None = None,
@@ -86,7 +87,8 @@ class _ArmUnit:
         steps_per_day = 24.0 / onset.dt_h
         self.record_every = max(1, round(cfg.domain.record_every_hours / onset.dt_h))
         self.recorder = Recorder(onset, record_every=self.record_every,
-                                 snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=job.spool_dir)
+                                 snapshot_every=round(cfg.domain.snapshot_every_days * steps_per_day), spool_dir=job.spool_dir,
+                                 snapshots=job.snapshots)
         self.other_rows: list[list[dict[str, float]]] = [[] for _ in self.models[1:]]
 
     def observe(self, step: int, final: bool = False) -> None:
@@ -137,6 +139,41 @@ def _drop_units(cohort: Cohort, owner: list[int], failed: dict[int, Exception]) 
         cohort.drop(rows)
 
 
+def run_arms_parallel(jobs: list[ArmJob], workers: int = 0, batch_size: int = 0,
+                      done: Callable[[int, int], None] | None = None) -> list[ArmRecord | Exception]:
+    """`run_arms` spread over `workers` processes (0: all cores), each simulating its share of the jobs in cohorts.
+
+    Jobs are dealt out in turn, so every process gets a similar mix; results come back in job order and are
+    identical to running each job alone. `done(finished, total)` is called as processes finish.
+    """
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers < 2:
+        results = run_arms(jobs, batch_size=batch_size)
+        if done:
+            done(len(jobs), len(jobs))
+        return results
+    shares = [list(range(w, len(jobs), workers)) for w in range(workers)]
+    results: list[ArmRecord | Exception | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
+        futures = {pool.submit(run_arms, [jobs[i] for i in share], None, batch_size): share for share in shares}
+        finished = 0
+        for fut in as_completed(futures):
+            for i, r in zip(futures[fut], fut.result()):
+                results[i] = r
+            finished += len(futures[fut])
+            if done:
+                done(finished, len(jobs))
+    return results  # type: ignore[return-value]
+
+
+def raise_first(results: list[ArmRecord | Exception]) -> list[ArmRecord]:
+    """The records, or the first job's error if any job failed (callers that need every individual)."""
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    return results  # type: ignore[return-value]
+
+
 def worker_context() -> multiprocessing.context.BaseContext:
     """Start method for the simulator's worker pools: fork where it exists, else spawn.
 
@@ -150,11 +187,7 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 
     """Run every arm; with workers ≥ 2 the arms run in parallel processes (identical results)."""
     arms = arms_of(cfg)
     if workers < 2 or len(arms) < 2:  # both arms in one cohort
-        results = run_arms([ArmJob(cfg, arm, None, spool_dir) for arm in arms], progress)
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        return results  # type: ignore[return-value]
+        return raise_first(run_arms([ArmJob(cfg, arm, None, spool_dir) for arm in arms], progress))
     ctx = worker_context()
     with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
         return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))

@@ -38,7 +38,7 @@ from sim.config import ConfigError
 from sim.experiments import compare
 from sim.fields import FIELD_NAMES
 from sim.cohort import Cohort
-from sim.model import ALSModel, NumericalError
+from sim.model import NumericalError
 from sim.run import config_hash, run_arm, simulate, summarize
 
 from conftest import SHORT_RUN

@@ -21,8 +21,6 @@ import dataclasses
 import io
 import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,8 +32,8 @@ import sim
 from sim.config import ConfigError, DiseaseConfig, SimConfig, iter_params
 from sim.model import Individual, individual_at
 from sim.presets import manipulation_preset
-from sim.recorder import write_text_atomic
-from sim.run import arm_outcomes, first_day, run_arm, worker_context
+from sim.recorder import ArmRecord, write_text_atomic
+from sim.run import ArmJob, arm_outcomes, first_day, raise_first, run_arm, run_arms_parallel
 
 MONTH_DAYS = 30.4375
 ALSFRS_MAX = 48.0  # functional index × 48 as an ALSFRS-R equivalent (assumption; docs/model.md)
@@ -81,10 +79,21 @@ def _follow_up(days: np.ndarray, onset: float | None, end: float | None, horizon
     return (days >= diagnosis) & (days <= stop)
 
 
+def control_job(cfg: SimConfig, seed: int, individual: Individual | None = None) -> ArmJob:
+    """The untreated arm of individual `seed` (the seed's own draw, or `individual`), time series only."""
+    cfg = dataclasses.replace(cfg, seed=seed, treatment=dataclasses.replace(cfg.treatment, enabled=False))
+    return ArmJob(cfg, "control", individual, snapshots=False)
+
+
 def individual_outcomes(cfg: SimConfig, seed: int, individual: Individual | None = None) -> dict[str, Any]:
     """Run one individual's control arm (the seed's own draw, or `individual`) and return its natural-history read-outs."""
-    cfg = dataclasses.replace(cfg, seed=seed, treatment=dataclasses.replace(cfg.treatment, enabled=False))
-    record = run_arm(cfg, "control", individual=individual)
+    job = control_job(cfg, seed, individual)
+    return outcomes_of(job.cfg, run_arm(job.cfg, "control", individual=individual))
+
+
+def outcomes_of(cfg: SimConfig, record: ArmRecord) -> dict[str, Any]:
+    """The natural-history read-outs of one individual's control-arm record (`cfg`: that individual's config)."""
+    seed = cfg.seed
     o = arm_outcomes(record, cfg.disease)
     rows = record.rows
     days = np.array([r["day"] for r in rows])
@@ -124,14 +133,11 @@ def stratified_individuals(d: DiseaseConfig, n: int, seed: int) -> list[Individu
 
 def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0,
                individuals: list[Individual] | None = None) -> list[dict[str, Any]]:
-    """Control-arm read-outs of every individual, in seed order (parallel processes, identical results)."""
+    """Control-arm read-outs of every individual, in seed order (cohorts on parallel processes, identical results)."""
     people = individuals or [None] * len(seeds)
-    workers = min(workers or os.cpu_count() or 1, len(seeds))
-    if workers < 2:
-        return [individual_outcomes(cfg, s, p) for s, p in zip(seeds, people)]
-    ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(individual_outcomes, [cfg] * len(seeds), seeds, people))
+    jobs = [control_job(cfg, s, p) for s, p in zip(seeds, people)]
+    records = raise_first(run_arms_parallel(jobs, workers))
+    return [outcomes_of(job.cfg, record) for job, record in zip(jobs, records)]
 
 
 def calibration_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0) -> list[dict[str, Any]]:

@@ -30,7 +30,6 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,7 +48,7 @@ from sim import figures
 from sim.config import ConfigError, SimConfig, iter_params, validate
 from sim.experiments.compare import REPORT_CSS, markdown
 from sim.recorder import write_text_atomic
-from sim.run import run_arm, t50_days, worker_context
+from sim.run import ArmJob, raise_first, run_arms_parallel, t50_days
 
 PROG = "alsim-sensitivity"
 EXIT_BAD_INPUT = 2
@@ -174,10 +173,6 @@ def point_configs(base: SimConfig, factors: list[Factor], unit: np.ndarray) -> t
 
 
 # --------------------------------------------------------------------------- running
-def _run_task(cfg: SimConfig, arm: str, seed: int) -> float | None:
-    return t50_days(run_arm(dataclasses.replace(cfg, seed=seed), arm))
-
-
 def _fmt_time(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     return f"{m}m{s:02d}s"
@@ -193,23 +188,13 @@ def _report_progress(done: int, total: int, start: float) -> None:
 
 def run_design(cfgs: list[SimConfig], arms: list[str], workers: int,
                seeds: list[int] | None = None) -> dict[tuple[int, int, str], float | None]:
-    """T50 of every (design point, seed, arm); all runs are spread over a process pool."""
+    """T50 of every (design point, seed, arm): all runs in cohorts (`sim.cohort`) spread over a process pool."""
     seeds = seeds if seeds is not None else [cfgs[0].seed if cfgs else 0]
     tasks = [(i, seed, arm) for i in range(len(cfgs)) for seed in seeds for arm in arms]
-    results: dict[tuple[int, int, str], float | None] = {}
+    jobs = [ArmJob(dataclasses.replace(cfgs[i], seed=seed), arm, snapshots=False) for i, seed, arm in tasks]
     start = time.monotonic()
-    if workers < 2:
-        for i, seed, arm in tasks:
-            results[(i, seed, arm)] = _run_task(cfgs[i], arm, seed)
-            _report_progress(len(results), len(tasks), start)
-        return results
-    ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_task, cfgs[i], arm, seed): (i, seed, arm) for i, seed, arm in tasks}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            _report_progress(len(results), len(tasks), start)
-    return results
+    records = raise_first(run_arms_parallel(jobs, workers, done=lambda n, total: _report_progress(n, total, start)))
+    return {task: t50_days(record) for task, record in zip(tasks, records)}
 
 
 def outcome_frame(values: pd.DataFrame, t50: dict[tuple[int, int, str], float | None], arms: list[str],
