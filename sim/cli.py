@@ -26,7 +26,7 @@ from sim.experiments import sweep
 from sim.model import NumericalError
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
 from sim.recorder import nearest_existing
-from sim.run import config_hash, git_commit, run_to_folder, summary_table
+from sim.run import config_hash, git_commit, run_batch_to_folders, run_to_folder, summary_table
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -169,6 +169,11 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
 
     Jobs run serially inside (the launcher provides the parallelism).
     """
+    members = sweep.batch_of(Path(HydraConfig.get().sweep.dir), HydraConfig.get().job.num) if cfg.run.batch_size > 1 else None
+    if members == []:
+        return None  # the first job of its batch simulates it and writes its folder
+    if members:
+        return _sweep_batch(out_dir.parent, members)
     try:
         check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
@@ -188,6 +193,42 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
         sweep.record_failure(out_dir, overrides, exc)
         print(f"alsim: job {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
+
+
+def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float | None:
+    """Lead a batch of sweep jobs: reuse each finished one, simulate the others together, write each job's folder.
+
+    Every member is checked, reused, failed and registered under its own configuration key, as it would be alone.
+    """
+    todo: list[tuple[list[str], SimConfig, Path, str | None]] = []
+    delays: dict[int, float | None] = {}
+    for num, overrides in members:
+        out = sweep_dir / str(num)
+        try:
+            sim_cfg = compose_config(overrides)
+            cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
+            key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+            finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+            if finished is not None and finished.resolve() != out.resolve():
+                sweep.reuse(finished, out)
+                delays[num] = _delay(json.loads((out / "summary.json").read_text(encoding="utf-8")))
+                continue
+            if sim_cfg.seed == sim_cfg.run.fail_on_seed:
+                raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
+            todo.append((overrides, sim_cfg, out, key if cache else None))
+        except Exception as exc:  # one failing job must not end the sweep: record it and go on
+            sweep.record_failure(out, overrides, exc)
+            print(f"alsim: job {num} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    results = run_batch_to_folders([c for _, c, _, _ in todo], [o for _, _, o, _ in todo])
+    for (overrides, sim_cfg, out, key), result in zip(todo, results):
+        if isinstance(result, Exception):
+            sweep.record_failure(out, overrides, result)
+            print(f"alsim: job {out.name} failed: {type(result).__name__}: {result}", file=sys.stderr)
+            continue
+        if key:
+            sweep.register(Path(sim_cfg.run.cache_dir), key, out)
+        delays[int(out.name)] = _delay(result)
+    return delays.get(members[0][0])
 
 
 # Hydra flags after which no simulation runs (help, info, printing the config, completion).

@@ -501,6 +501,9 @@ class RunOptions:
 
     cache_dir: str = setting("multirun/.cache", "Index of finished sweep jobs, so re-running a sweep skips them ('' disables).")
     fail_on_seed: int = setting(-1, "Testing aid: a sweep job with this seed fails on purpose (-1: never).", bounds=(-1, 2**63 - 1))
+    batch_size: int = setting(1, "Sweep jobs simulated together by the batched engine: job k·n simulates jobs k·n … k·n+n−1 "
+                                 "in one cohort and writes each one's own folder (1: every job alone). Results are identical.",
+                              bounds=(1, 100_000))
 
 
 @dataclass

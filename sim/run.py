@@ -210,6 +210,39 @@ def run_to_folder(cfg: SimConfig, out_dir: Path, progress: ProgressFn | None = N
     return summary
 
 
+def run_batch_to_folders(cfgs: list[SimConfig], out_dirs: list[Path], batch_size: int = 0) -> list[dict | Exception]:
+    """Simulate every arm of many runs together in cohorts and write each run's own folder, as `run_to_folder` would.
+
+    Returns each run's summary, or the error that stopped it (a non-finite field, a write that failed); one
+    run's failure leaves the others' folders complete. Spools are always removed.
+    """
+    spools = [Path(out) / "snapshots" / f".spool.tmp-{os.getpid()}" for out in out_dirs]
+    jobs, owner = [], []
+    for i, cfg in enumerate(cfgs):
+        for arm in arms_of(cfg):
+            jobs.append(ArmJob(cfg, arm, None, spools[i]))
+            owner.append(i)
+    try:
+        results = run_arms(jobs, batch_size=batch_size)
+        out: list[dict | Exception] = []
+        for i, (cfg, out_dir) in enumerate(zip(cfgs, out_dirs)):
+            records = [r for r, o in zip(results, owner) if o == i]
+            failed = next((r for r in records if isinstance(r, Exception)), None)
+            if failed is not None:
+                out.append(failed)
+                continue
+            try:
+                summary = summarize(cfg, records)
+                write_run_folder(Path(out_dir), records, summary, cfg.domain.voxel_um)
+                out.append(summary)
+            except OSError as exc:
+                out.append(exc)
+        return out
+    finally:
+        for spool in spools:
+            shutil.rmtree(spool, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- summary
 def t50_days(r: ArmRecord) -> float | None:
     """Day on which half of the motor neurons had died (exact death days), or None if never."""

@@ -116,17 +116,47 @@ def test_experiment_preset_runs_with_command_line_precedence(tmp_path):
     assert sorted(s["treatment"]["dose_cells_per_kg"] for s in summaries) == [0.0, 4e7]
 
 
+def test_a_batched_sweep_writes_every_job_as_if_it_ran_alone(tmp_path):
+    # 4 jobs in batches of 3: job 0 simulates jobs 0–2 in one cohort, job 3 runs alone in its own batch
+    batched = alsim(tmp_path, "-m", "seed=0,1,2,3", "run.batch_size=3", "run.cache_dir=", "hydra.sweep.dir=batched", *TINY)
+    alone = alsim(tmp_path, "-m", "seed=0,1,2,3", "run.cache_dir=", "hydra.sweep.dir=alone", *TINY)
+    assert batched.returncode == 0 and alone.returncode == 0, batched.stderr[-2000:] + alone.stderr[-2000:]
+    assert "4 simulated, 0 reused" in batched.stdout
+    for job in range(4):
+        for name in sweep.RESULT_FILES:
+            assert (tmp_path / "batched" / str(job) / name).read_bytes() == (tmp_path / "alone" / str(job) / name).read_bytes()
+    assert json.loads((tmp_path / "batched" / sweep.JOBS_FILE).read_text())["batch_size"] == 3
+
+
+def test_a_batched_sweep_resumes_each_job_by_its_own_configuration(tmp_path):
+    first = alsim(tmp_path, "-m", "seed=0,1,2", "run.batch_size=3", "run.fail_on_seed=1", "hydra.sweep.dir=first", *TINY)
+    assert first.returncode == 1 and "1 failed" in first.stdout, first.stderr[-2000:]
+    assert "injected failure" in (tmp_path / "first" / "1" / "failure.json").read_text()
+    second = alsim(tmp_path, "-m", "seed=2,1,0", "run.batch_size=2", "hydra.sweep.dir=second", *TINY)
+    assert second.returncode == 0 and "1 simulated, 2 reused" in second.stdout, second.stderr[-2000:]
+    assert json.loads((tmp_path / "second" / "1" / "summary.json").read_text())["seed"] == 1  # the retried job
+    assert (tmp_path / "second" / "0" / sweep.REUSED).is_file() and (tmp_path / "second" / "2" / sweep.REUSED).is_file()
+
+
+def test_batch_leaders_and_members_follow_the_job_list(tmp_path):
+    (tmp_path / sweep.JOBS_FILE).write_text(json.dumps({"batch_size": 4, "jobs": [[f"seed={s}"] for s in range(6)]}))
+    assert sweep.batch_of(tmp_path, 0) == [(j, [f"seed={j}"]) for j in range(4)]
+    assert sweep.batch_of(tmp_path, 3) == [] and sweep.batch_of(tmp_path, 4) == [(4, ["seed=4"]), (5, ["seed=5"])]
+    assert sweep.batch_of(tmp_path / "nowhere", 0) is None
+
+
 @pytest.mark.parametrize("launcher", [
     "parallel",
     pytest.param("slurm_local", marks=pytest.mark.submitit),
     pytest.param("ray_local", marks=pytest.mark.ray),
 ])
-def test_launchers_run_a_two_run_sweep(tmp_path, launcher):
+def test_launchers_run_a_batched_sweep(tmp_path, launcher):
     extra = ["hydra.launcher.ray.init.num_cpus=2"] if launcher == "ray_local" else []
-    r = alsim(tmp_path, "-m", "seed=0,1", f"hydra/launcher={launcher}", *extra, *TINY)
+    # three jobs in batches of two: a launcher runs batch leaders and members alike
+    r = alsim(tmp_path, "-m", "seed=0,1,2", "run.batch_size=2", f"hydra/launcher={launcher}", *extra, *TINY)
     assert r.returncode == 0, r.stderr[-3000:]
     (sweep_dir,) = sweep_dirs(tmp_path)
     jobs = sweep.scan(sweep_dir)
-    assert len(jobs["simulated"]) == 2 and not jobs["failed"]
+    assert len(jobs["simulated"]) == 3 and not jobs["failed"]
     seeds = sorted(json.loads((j / "summary.json").read_text())["seed"] for j in jobs["simulated"])
-    assert seeds == [0, 1]
+    assert seeds == [0, 1, 2]

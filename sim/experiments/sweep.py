@@ -33,6 +33,7 @@ import sim
 from sim.presets import compose_config
 from sim.recorder import write_text_atomic
 
+JOBS_FILE = ".alsim-jobs.json"  # the sweep's job list, for batched jobs (`run.batch_size`)
 RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
 FAILURE = "failure.json"
 REUSED = "reused.json"
@@ -86,7 +87,53 @@ def record_failure(out_dir: Path, overrides: list[str], exc: BaseException) -> N
         "traceback": "".join(traceback.format_exception(exc))})
 
 
+def batch_of(sweep_dir: Path, num: int) -> list[tuple[int, list[str]]] | None:
+    """The batch job `num` belongs to (`run.batch_size`, see `write_jobs`).
+
+    None: the job runs alone; []: another job of its batch simulates it; otherwise the batch this job leads,
+    as (job number, overrides) of each member, itself first.
+    """
+    try:
+        info = json.loads((sweep_dir / JOBS_FILE).read_text(encoding="utf-8"))
+        size, jobs = int(info["batch_size"]), info["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if size < 2 or num >= len(jobs):
+        return None
+    lead = num - num % size
+    if lead != num:
+        return []
+    return [(j, list(jobs[j])) for j in range(lead, min(lead + size, len(jobs)))]
+
+
 # --------------------------------------------------------------------------- sweep side
+def job_list(config: DictConfig) -> list[list[str]]:
+    """Every job's overrides, numbered as Hydra's basic sweeper numbers them (its own `split_arguments`)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    params = config.hydra.sweeper.get("params") or {}
+    args = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    return BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(args), None)[0]
+
+
+def write_jobs(config: DictConfig) -> str | None:
+    """With `run.batch_size` > 1, write the job list the batch leaders read; return why batching is off, if it is."""
+    sweep_dir = Path(config.hydra.sweep.dir)
+    (sweep_dir / JOBS_FILE).unlink(missing_ok=True)  # never leave an earlier sweep's list behind
+    size = int(config.run.batch_size)
+    if size < 2:
+        return None
+    sweep = OmegaConf.to_container(config.hydra, resolve=False)
+    if not str(sweep["sweeper"].get("_target_", "")).endswith("BasicSweeper"):
+        return "run.batch_size applies to grid sweeps (the basic sweeper); every job runs alone"
+    if sweep["sweep"]["subdir"] != "${hydra.job.num}":
+        return "run.batch_size needs the default hydra.sweep.subdir (${hydra.job.num}); every job runs alone"
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(sweep_dir / JOBS_FILE, {"batch_size": size, "jobs": job_list(config)})
+    return None
+
+
+
 def sweep_overrides(config: DictConfig) -> list[str]:
     """All overrides of the sweep: the preset's `hydra.sweeper.params` unless the command line sets the key."""
     task = list(config.hydra.overrides.task)
@@ -205,6 +252,9 @@ class SweepCallback(Callback):
         except ConfigError as exc:
             print(f"alsim: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        why_not = write_jobs(config)
+        if why_not:
+            print(f"alsim: note: {why_not}", file=sys.stderr)
         self.progress = Progress(Path(config.hydra.sweep.dir), count_jobs(overrides))
         self.progress.start()
 
