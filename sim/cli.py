@@ -22,11 +22,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, SimConfig, validate
-from sim.experiments import sweep
-from sim.model import NumericalError
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
-from sim.recorder import nearest_existing
-from sim.run import config_hash, git_commit, run_batch_to_folders, run_to_folder, summary_table
+
+# The simulator, its recorder and the sweep machinery (Mesa, pandas, pyarrow: most of a second) are imported
+# by the functions that use them, so `alsim --help` and a refused override answer at once.
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -59,6 +58,8 @@ def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
     if key == "hydra.run.dir" and (run_dir / "summary.json").exists():
         raise ConfigError(f"{key}={run_dir} is invalid: it already holds a finished run (summary.json); "
                           "choose a new folder so that result is kept")
+    from sim.recorder import nearest_existing
+
     existing = nearest_existing(run_dir)
     if not existing.is_dir():
         raise ConfigError(f"{key}={run_dir} is invalid: {existing} is a file, not a folder")
@@ -83,6 +84,8 @@ def _run_failed(out_dir: Path, overrides: list[str], exc: BaseException) -> None
         reason = "out of memory"
     else:
         reason = f"the simulation stopped: {exc}"
+    from sim.experiments import sweep
+
     try:
         sweep.record_failure(out_dir, overrides, exc)
     except OSError:
@@ -133,6 +136,9 @@ def run_job(cfg: DictConfig) -> float | None:
         print(calibrate.trial_summary(result))
         print(f"trial folder: {out_dir}")
         return float(result["loss"])
+    from sim.model import NumericalError
+    from sim.run import summary_table
+
     try:
         summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
     except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
@@ -151,12 +157,16 @@ def _calibration_trial(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> 
         result = calibrate.trial(validate(OmegaConf.to_object(cfg)), out_dir, overrides)
         return float(result["loss"])
     except Exception as exc:  # one bad proposal must not end the calibration: record it and go on
+        from sim.experiments import sweep
+
         sweep.record_failure(out_dir, overrides, exc)
         print(f"alsim: calibration trial {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return calibrate.FAILED_TRIAL_LOSS
 
 
 def _simulate_and_write(sim_cfg: SimConfig, out_dir: Path, workers: int) -> dict:
+    from sim.run import run_to_folder
+
     return run_to_folder(sim_cfg, out_dir, _progress, workers=workers)
 
 
@@ -169,6 +179,9 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
 
     Jobs run serially inside (the launcher provides the parallelism).
     """
+    from sim.experiments import sweep
+    from sim.run import config_hash, git_commit
+
     members = sweep.batch_of(Path(HydraConfig.get().sweep.dir), HydraConfig.get().job.num) if cfg.run.batch_size > 1 else None
     if members == []:
         return None  # the first job of its batch simulates it and writes its folder
@@ -200,6 +213,9 @@ def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float
 
     Every member is checked, reused, failed and registered under its own configuration key, as it would be alone.
     """
+    from sim.experiments import sweep
+    from sim.run import config_hash, git_commit, run_batch_to_folders
+
     todo: list[tuple[list[str], SimConfig, Path, str | None]] = []
     delays: dict[int, float | None] = {}
     for num, overrides in members:
@@ -263,6 +279,8 @@ def main() -> None:
         except ConfigError as exc:
             _fail(str(exc))
     elif "-m" in sys.argv[1:] or "--multirun" in sys.argv[1:]:  # the sweep folder, at the first point of the sweep
+        from sim.experiments import sweep
+
         try:
             base = [f"{k}={v[0]}" for k, v in sweep.expand([a for a in sys.argv[1:] if not a.startswith("-")])]
         except Exception:  # noqa: BLE001 - unusual arguments: Hydra parses and reports them itself
