@@ -26,7 +26,15 @@ runs      wall time and peak memory of `alsim` (default scenario) and `alsim dom
           scenarios, simulated in-process with serial arms, is saved beside the JSON.
 scaling   time per simulated day vs number of agents (×1, ×4, ×16 the standard densities) and vs
           number of voxels (×1, ×4, ×16: 20, 10, 5 µm voxels) with the fitted log-log exponent.
-sweep     the same sweep with 1 vs 2 local joblib workers (`hydra/launcher=parallel`).
+sweep     the same sweep with 1 vs 2 local joblib workers (`hydra/launcher=parallel`), interleaved, medians of repeats.
+cohort    the batched engine (`sim.cohort`) on quick mouse individuals (domain=quick, both arms, snapshots kept in
+          memory as a run keeps them): `cohort_speedup` = paired individuals per second of one cohort of 64 vs the
+          same individuals one at a time (each arm alone), measured interleaved on one core, medians of repeats
+          (the one-at-a-time side times a subset: its rate does not depend on how many); `batched_matches_single`
+          = every file of the run folders written from one cohort (seeds, arms, a dose, a knock-out, a
+          manipulation) is byte-identical to the folder of each run alone; `cohort_1000_seconds` = wall time of
+          1,000 paired quick mouse individuals (time series only, as calibration and inference need) in cohorts
+          on all local cores.
 
 Writes benchmarks/results.json (or --out) and <out stem>.profile.txt beside it. Timings are medians of
 repeats; on a shared machine compare the ratios, which are measured in the same run.
@@ -53,9 +61,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("engines", "fields", "runs", "scaling", "sweep")
+SECTIONS = ("engines", "fields", "runs", "scaling", "sweep", "cohort")
 HEADLINE_KEYS = ("engine_speedup_10k", "engines_agree", "field_speedup_vs_explicit", "field_time_vs_dct_floor",
-                 "agents_scaling_exponent", "voxels_scaling_exponent", "sweep_speedup_2_workers", "quick_run_seconds",
+                 "agents_scaling_exponent", "voxels_scaling_exponent", "sweep_speedup_2_workers", "cohort_speedup", "batched_matches_single",
+                 "cohort_1000_seconds", "quick_run_seconds",
                  "default_run_seconds", "default_run_peak_mb")
 
 
@@ -79,6 +88,12 @@ class Sizes:
     sweep_runs: int
     sweep_horizon: float
     sweep_start_day: float
+    sweep_repeats: int = 3
+    cohort_batched: int = 64  # individuals in the batched side of cohort_speedup
+    cohort_single: int = 6  # individuals timed one at a time (the rate per individual is what is compared)
+    cohort_repeats: int = 3
+    cohort_horizon: float = 160.0  # the quick mouse preset's own horizon
+    cohort_large: int = 1000  # paired individuals of the all-cores cohort
 
 
 MODES = {
@@ -89,12 +104,14 @@ MODES = {
     "quick": Sizes(engine_agents=(1_000, 10_000), engine_repeats=5, field_grids=(64, 128), field_names=None,
                    field_repeats=11, run_repeats=2, run_warmup=False, run_overrides=(), dense_snapshots=True,
                    scaling_block_steps=24, scaling_blocks=5, scaling_start_day=95.0, scaling_base_domain="standard",
-                   sweep_runs=8, sweep_horizon=160.0, sweep_start_day=90.0),
+                   sweep_runs=8, sweep_horizon=160.0, sweep_start_day=90.0, sweep_repeats=2,
+                   cohort_batched=32, cohort_single=4, cohort_repeats=2, cohort_large=200),
     "smoke": Sizes(engine_agents=(200, 1_000), engine_repeats=2, field_grids=(16, 32), field_names=("tnf", "damage"),
                    field_repeats=3, run_repeats=1, run_warmup=False,
                    run_overrides=("disease.horizon_days=33", "treatment.start_day=31"), dense_snapshots=False,
                    scaling_block_steps=4, scaling_blocks=1, scaling_start_day=95.0, scaling_base_domain="quick",
-                   sweep_runs=2, sweep_horizon=32.0, sweep_start_day=31.0),
+                   sweep_runs=2, sweep_horizon=32.0, sweep_start_day=31.0, sweep_repeats=1,
+                   cohort_batched=4, cohort_single=2, cohort_repeats=1, cohort_horizon=33.0, cohort_large=4),
 }
 
 
@@ -337,7 +354,9 @@ def bench_fields(sz: Sizes, tol: float = 1e-3, t_h: float = 1.0, dx: float = 20.
             fft.idctn(fft.dctn(src, type=2, axes=(1, 2), norm="ortho"), type=2, axes=(1, 2), norm="ortho")
 
         model = model_for_grid(n, dx)
-        step_fields = model._step_fields
+        from sim.cohort import Cohort
+        cohort = Cohort([model])
+        step_fields = lambda: cohort._step_fields(4)  # noqa: E731 - the model's whole per-step field work
         k_solver, k_floor, k_model = inner_count(lambda: solver.step(src)), inner_count(floor), inner_count(step_fields)
         t_solver, t_floor, t_model = [], [], []
         for _ in range(sz.field_repeats):  # interleaved
@@ -598,13 +617,85 @@ def sweep_seconds(workers: int, runs: int, horizon: float, start_day: float = 90
 
 
 def bench_sweep(sz: Sizes) -> dict:
-    one = sweep_seconds(1, sz.sweep_runs, sz.sweep_horizon, sz.sweep_start_day)
-    two = sweep_seconds(2, sz.sweep_runs, sz.sweep_horizon, sz.sweep_start_day)
-    log(f"  sweep {sz.sweep_runs} runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, ×{one / two:.2f}")
+    ones, twos = [], []
+    for _ in range(sz.sweep_repeats):  # interleaved, so both see the same machine load
+        ones.append(sweep_seconds(1, sz.sweep_runs, sz.sweep_horizon, sz.sweep_start_day))
+        twos.append(sweep_seconds(2, sz.sweep_runs, sz.sweep_horizon, sz.sweep_start_day))
+    one, two = median(ones), median(twos)
+    log(f"  sweep {sz.sweep_runs} runs: 1 worker {one:.1f} s, 2 workers {two:.1f} s, ×{one / two:.2f} (medians of {sz.sweep_repeats})")
     return {"runs": sz.sweep_runs, "horizon_days": sz.sweep_horizon, "seconds_1_worker": one, "seconds_2_workers": two,
-            "sweep_speedup_2_workers": one / two,
+            "samples_1_worker": ones, "samples_2_workers": twos, "sweep_speedup_2_workers": one / two,
             "command": f"alsim -m 'seed=range(0,{sz.sweep_runs})' domain=quick disease.horizon_days={sz.sweep_horizon:g} "
                        f"treatment.start_day={sz.sweep_start_day:g} run.cache_dir= hydra/launcher=parallel hydra.launcher.n_jobs=N"}
+
+
+# =========================================================================== cohort
+def quick_mouse(seed: int, horizon: float, *extra: str):
+    from sim.presets import compose_config
+    start = [] if horizon > 90 else [f"treatment.start_day={min(31.0, horizon - 1):g}"]  # a short smoke horizon needs an early infusion
+    return compose_config(["domain=quick", f"seed={seed}", f"disease.horizon_days={horizon:g}", *start, *extra])
+
+
+def bench_cohort(sz: Sizes) -> dict:
+    from sim.run import ArmJob, run_arm, run_arms, run_arms_parallel
+
+    cfgs = [quick_mouse(s, sz.cohort_horizon) for s in range(sz.cohort_batched)]
+    jobs = [ArmJob(c, arm) for c in cfgs for arm in ("control", "treated")]
+
+    def batched():
+        run_arms(jobs)
+
+    def one_at_a_time():
+        for c in cfgs[:sz.cohort_single]:
+            run_arm(c, "control")
+            run_arm(c, "treated")
+
+    rate_b, rate_s = [], []
+    for _ in range(sz.cohort_repeats):  # interleaved, so both see the same machine load
+        rate_b.append(sz.cohort_batched / timed(batched))
+        rate_s.append(sz.cohort_single / timed(one_at_a_time))
+    speedup = median(rate_b) / median(rate_s)
+    log(f"  cohort of {sz.cohort_batched}: {median(rate_b):.2f} paired individuals/s vs one at a time {median(rate_s):.2f}/s, ×{speedup:.2f}")
+
+    matches = batched_matches_single(sz)
+    log(f"  batched run folders identical to single runs: {matches}")
+
+    large = [ArmJob(quick_mouse(s, sz.cohort_horizon), arm, snapshots=False) for s in range(sz.cohort_large) for arm in ("control", "treated")]
+    workers = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    results = run_arms_parallel(large, workers)
+    large_s = time.perf_counter() - t0
+    failed = sum(isinstance(r, Exception) for r in results)
+    log(f"  {sz.cohort_large} paired individuals on {workers} core(s): {large_s:.1f} s ({failed} failed)")
+    return {"cohort_speedup": speedup, "paired_per_second_batched": rate_b, "paired_per_second_one_at_a_time": rate_s,
+            "batched_individuals": sz.cohort_batched, "single_individuals_timed": sz.cohort_single, "horizon_days": sz.cohort_horizon,
+            "batched_matches_single": matches, "large_cohort_individuals": sz.cohort_large, "large_cohort_seconds": large_s,
+            "large_cohort_workers": workers, "large_cohort_failed": failed,
+            "cohort_1000_seconds": large_s if sz.cohort_large == 1000 else None}
+
+
+def batched_matches_single(sz: Sizes) -> bool:
+    """Run folders of one cohort vs each run alone: True only when every file of every folder is byte-identical."""
+    from sim.run import run_batch_to_folders, run_to_folder
+
+    h = 50.0 if sz.cohort_horizon < 50 else 90.0  # past every infusion day below
+    cfgs = [quick_mouse(0, h, "treatment.start_day=40"), quick_mouse(1, h, "treatment.start_day=45", "treatment.dose_cells_per_kg=4e7"),
+            quick_mouse(2, h, "treatment.start_day=40", "+experiment=knockout_local", "treatment.dose_cells_per_kg=1e8"),
+            quick_mouse(3, h, "treatment.start_day=40", "manipulation=tnf_ko")]
+    with tempfile.TemporaryDirectory() as tmp:
+        batch_dirs = [Path(tmp, "batched", str(i)) for i in range(len(cfgs))]
+        single_dirs = [Path(tmp, "single", str(i)) for i in range(len(cfgs))]
+        results = run_batch_to_folders(cfgs, batch_dirs)
+        if any(isinstance(r, Exception) for r in results):
+            return False
+        for cfg, d in zip(cfgs, single_dirs):
+            run_to_folder(cfg, d)
+        for a, b in zip(batch_dirs, single_dirs):
+            files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+            files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+            if not files_a or files_a != files_b or any((a / f).read_bytes() != (b / f).read_bytes() for f in files_a):
+                return False
+    return True
 
 
 # =========================================================================== report
@@ -649,6 +740,11 @@ def table(res: dict) -> str:
         w = s["sweep"]
         lines.append(f"sweep ({w['runs']} runs): 1 worker {w['seconds_1_worker']:.1f} s, 2 workers {w['seconds_2_workers']:.1f} s, "
                      f"×{w['sweep_speedup_2_workers']:.2f}")
+    if "cohort" in s:
+        c = s["cohort"]
+        lines.append(f"cohort ({c['batched_individuals']} quick mouse individuals, both arms): ×{c['cohort_speedup']:.2f} paired "
+                     f"individuals per second vs one at a time; identical files: {c['batched_matches_single']}; "
+                     f"{c['large_cohort_individuals']} paired individuals on {c['large_cohort_workers']} core(s): {c['large_cohort_seconds']:.1f} s")
     return "\n".join(lines)
 
 
@@ -679,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), "sections": {}}
     res.update({k: None for k in HEADLINE_KEYS})
     runners = {"engines": bench_engines, "fields": bench_fields, "runs": lambda s: bench_runs(s, profile_path),
-               "scaling": bench_scaling, "sweep": bench_sweep}
+               "scaling": bench_scaling, "sweep": bench_sweep, "cohort": bench_cohort}
     for name in SECTIONS:
         if name in only:
             log(f"[{name}]")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 NUMBERS = ("engine_speedup_10k", "field_speedup_vs_explicit", "field_time_vs_dct_floor", "agents_scaling_exponent",
-           "voxels_scaling_exponent", "sweep_speedup_2_workers", "quick_run_seconds", "default_run_seconds",
+           "voxels_scaling_exponent", "sweep_speedup_2_workers", "cohort_speedup", "quick_run_seconds", "default_run_seconds",
            "default_run_peak_mb")
 
 
@@ -25,11 +25,13 @@ def test_benchmark_smoke_run_writes_every_key(tmp_path):
         assert isinstance(res[key], (int, float)) and not isinstance(res[key], bool) and res[key] == res[key], key
         assert res[key] != float("inf"), key
     assert res["engines_agree"] is True
+    assert res["batched_matches_single"] is True  # every file of a batched run folder equals its single run's
+    assert res["cohort_1000_seconds"] is None and res["sections"]["cohort"]["large_cohort_failed"] == 0  # smoke: 4, not 1,000
     m = res["machine"]
     assert isinstance(m["cores"], int) and m["cores"] >= 1
     assert all(isinstance(m[k], str) and m[k] for k in ("cpu_model", "python", "numpy"))
     assert res["mode"] == "smoke"
-    assert set(res["sections"]) == {"engines", "fields", "runs", "scaling", "sweep"}
+    assert set(res["sections"]) == {"engines", "fields", "runs", "scaling", "sweep", "cohort"}
     assert all(r["identical"] for r in res["sections"]["engines"]["rows"])
     for row in res["sections"]["fields"]["rows"]:  # both methods reached the accuracy they are compared at
         assert row["max_dct_rel_l2_error"] <= 1e-3 and row["max_euler_rel_l2_error"] <= 1e-3
