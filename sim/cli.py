@@ -140,7 +140,7 @@ def run_job(cfg: DictConfig) -> float | None:
     from sim.run import summary_table
 
     try:
-        summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
+        summary = _simulate_and_write(sim_cfg, out_dir, workers=1)  # both arms in one cohort (sim.cohort)
     except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
         _run_failed(out_dir, list(hc.overrides.task), exc)
     print(summary_table(summary))

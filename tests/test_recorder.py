@@ -97,19 +97,19 @@ def test_a_spooled_arm_keeps_no_snapshot_in_memory(in_memory, tmp_path):
 
 
 def test_a_failing_run_leaves_no_spool_and_no_result(tmp_path, monkeypatch):
-    from sim.model import ALSModel
+    from sim.cohort import Cohort
 
     cfg = small_config()
     calls = {"n": 0}
-    original = ALSModel.step
+    original = Cohort.body
 
-    def failing_step(self):
+    def failing_step(self, k):
         calls["n"] += 1
         if calls["n"] > 30:
             raise RuntimeError("injected")
-        original(self)
+        original(self, k)
 
-    monkeypatch.setattr(ALSModel, "step", failing_step)
+    monkeypatch.setattr(Cohort, "body", failing_step)
     with pytest.raises(RuntimeError, match="injected"):
         run_to_folder(cfg, tmp_path / "run", workers=1)
     assert [p for p in (tmp_path / "run").rglob("*") if p.is_file()] == []
