@@ -17,12 +17,13 @@ from pathlib import Path
 import plotly.io as pio
 
 import sim
-from sim import figures
+from sim import figures, manifest
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
 from sim.recorder import write_text_atomic
 from sim.run import summary_table
 
 PROG = "alsim-report"
+UNVERIFIED_TEXT = "Unverified run: this folder has no manifest.json (written before manifests existed), so its files could not be checked for edits or corruption."
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 2rem 2rem; color: #222; }
 .notice { background: #fff3cd; border: 2px solid #b58900; padding: .8rem 1rem; margin: 1rem 0; font-weight: 600; }
@@ -49,6 +50,7 @@ def render(data: RunData, field_name: str = "tnf") -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>alsim run report (non-clinical)</title>", f"<style>{CSS}</style></head><body>", notice,
         "<h1>alsim run report</h1>", f"<p>Run folder: {html.escape(str(data.folder))}</p>",
+        *([f'<p class="notice">{UNVERIFIED_TEXT}</p>'] if data.verification == manifest.UNVERIFIED else []),
         f"<pre>{html.escape(summary_table(data.summary))}</pre>",
         "<p>One seed is one virtual individual: the difference between the arms is the modeled effect for it alone. "
         "Compare many seeds (<code>alsim-compare</code>) before reading anything into a difference.</p>",
