@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import resources
 from sim.params import ASSUMPTION, param, setting, switch
 
 INF = math.inf
@@ -501,6 +502,8 @@ class RunOptions:
 
     cache_dir: str = setting("multirun/.cache", "Index of finished sweep jobs, so re-running a sweep skips them ('' disables).")
     fail_on_seed: int = setting(-1, "Testing aid: a sweep job with this seed fails on purpose (-1: never).", bounds=(-1, 2**63 - 1))
+    allow_large: bool = switch(False, "Run even if the estimated peak memory exceeds half of this machine's memory or the "
+                                      "estimated length exceeds 6 CPU-hours (see sim/resources.py); otherwise such a run is refused.")
 
 
 @dataclass
@@ -610,13 +613,9 @@ def validate(cfg: SimConfig) -> SimConfig:
     if d.end_stage_functional_index >= d.onset_functional_index:
         raise ConfigError(f"disease.end_stage_functional_index={d.end_stage_functional_index:g} is invalid: "
                           f"allowed range is < disease.onset_functional_index ({d.onset_functional_index:g})")
-    ny, nx = grid_shape(cfg.domain)
-    need = ny * nx * BYTES_PER_VOXEL
-    limit = available_memory_bytes() // 4
-    if need > limit:
-        raise ConfigError(
-            f"domain.width_um={cfg.domain.width_um:g} is invalid: the grid {ny}×{nx} voxels needs ~{need / 2**30:.1f} GiB; "
-            f"allowed is at most {limit // BYTES_PER_VOXEL:.0f} voxels (a quarter of this machine's memory)")
+    if not isinstance(cfg.run.allow_large, bool):
+        raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
+    resources.check(cfg)  # peak memory and run length, before anything is written
     if t.enabled:
         if t.n_infusions == 0 and t.dose_cells_per_kg > 0:
             raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.dose_cells_per_kg={t.dose_cells_per_kg:g}: allowed range is ≥ 1 when a dose is given")
