@@ -52,6 +52,27 @@ def planned_run_dir(overrides: list[str], key: str = "hydra.run.dir") -> Path | 
         GlobalHydra.instance().clear()
 
 
+def check_hydra_choices(overrides: list[str]) -> None:
+    """Refuse an unknown option of one of Hydra's own groups (`hydra/launcher=nope`) in one line, as `alsim`
+    does for its own groups, instead of Hydra's multi-line listing after the sweep has begun."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    except MissingConfigException as exc:
+        group, _, choice = str(exc.missing_cfg_file or "").rpartition("/")
+        if group.startswith("hydra/"):
+            options = ", ".join(exc.options or []) or "none"
+            raise ConfigError(f"{group}={choice} is invalid: allowed values are {options}") from None
+    except Exception:  # noqa: BLE001 - only a pre-check: what it cannot tell, Hydra reports itself
+        pass
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
     """Refuse, before Hydra creates anything, a run folder that cannot be written or already holds a result."""
     if run_dir is None:
@@ -174,7 +195,11 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
         sim_cfg = validate(OmegaConf.to_object(cfg))
         cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
         key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+        if sweep.is_finished(out_dir, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
+            sweep.keep_in_place(out_dir)
+            return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
         finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+        sweep.clear_outcome(out_dir)
         if finished is not None and finished.resolve() != out_dir.resolve():
             sweep.reuse(finished, out_dir)
             return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
@@ -227,6 +252,8 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - unusual arguments: Hydra parses and reports them itself
             base = None
         try:
+            if base is not None:
+                check_hydra_choices(base)
             check_run_dir(planned_run_dir(base, "hydra.sweep.dir") if base is not None else None, "hydra.sweep.dir")
         except ConfigError as exc:
             _fail(str(exc))
