@@ -1,0 +1,58 @@
+"""The dashboard opens only run folders whose every file resolves inside its results root, and answers a
+refused path exactly as a missing one (no existence oracle)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.dashboard import sweeps
+
+
+@pytest.fixture
+def layout(short_run, tmp_path):
+    """results/sw/{good,linked}, a folder outside the root, and a runs table naming them (and worse)."""
+    root = tmp_path / "results"
+    outside = tmp_path / "outside"
+    shutil.copytree(short_run, root / "sw" / "good")
+    shutil.copytree(short_run, outside / "run")
+    linked = shutil.copytree(short_run, root / "sw" / "linked")
+    (linked / "summary.json").unlink()
+    (linked / "summary.json").symlink_to(outside / "run" / "summary.json")  # content from outside the root
+    secret = shutil.copytree(short_run, root / "sw" / "secret")
+    (secret / "summary.json").unlink()
+    (secret / "summary.json").symlink_to("/etc/shadow")  # exists, unreadable: must not answer differently
+    shutil.copytree(short_run, root / "evil" / "run")  # reachable by `..` from the sweep folder
+    ids = ["good", "linked", "secret", "missing", "../evil/run", "../../outside/run", "/etc"]
+    runs = pd.DataFrame({"run_id": ids, "run_dir": [str(root / "sw" / i) for i in ids]})
+    runs.loc[runs["run_id"] == "../evil/run", "run_dir"] = "../evil/run"  # a hand-made runs.parquet
+    sweep = sweeps.Sweep(root / "sw", runs, pd.DataFrame(), pd.DataFrame(), [], "test")
+    return root.resolve(), sweep
+
+
+def test_a_run_inside_the_root_is_opened(layout):
+    root, sweep = layout
+    assert sweeps.run_folder(root, sweep, "good") == root / "sw" / "good"
+
+
+@pytest.mark.parametrize("run_id", ["linked", "secret", "../evil/run", "../../outside/run", "/etc"])
+def test_escapes_are_refused_with_the_message_of_a_missing_run(layout, run_id):
+    root, sweep = layout
+    with pytest.raises(sweeps.PathRefused) as refused:
+        sweeps.run_folder(root, sweep, run_id)
+    with pytest.raises(sweeps.PathRefused) as missing:
+        sweeps.run_folder(root, sweep, "missing")
+    assert str(refused.value) == sweeps.unavailable(run_id)
+    assert str(missing.value) == sweeps.unavailable("missing")
+    assert str(refused.value).replace(repr(run_id), "X") == str(missing.value).replace(repr("missing"), "X")
+
+
+def test_a_symlinked_run_folder_leading_outside_is_refused(layout, tmp_path):
+    root, sweep = layout
+    os.symlink(tmp_path / "outside" / "run", root / "sw" / "dirlink")
+    sweep.runs.loc[len(sweep.runs)] = ["dirlink", str(root / "sw" / "dirlink")]
+    with pytest.raises(sweeps.PathRefused, match="not available"):
+        sweeps.run_folder(root, sweep, "dirlink")
