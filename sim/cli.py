@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sim import lifeline
 from sim.config import ConfigError, SimConfig, validate
 from sim.experiments import sweep
 from sim.model import NumericalError
@@ -190,6 +191,7 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
 
     Jobs run serially inside (the launcher provides the parallelism).
     """
+    lifeline.watch_launcher()  # in a joblib/loky worker: end with the launching process, not minutes later
     try:
         check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
@@ -239,6 +241,8 @@ def _single_run_overrides(argv: list[str]) -> list[str] | None:
 
 
 def main() -> None:
+    lifeline.terminate_cleanly()  # SIGTERM unwinds like Ctrl-C: spools and half-written files are removed
+    lifeline.mark_launcher()
     overrides = _single_run_overrides(sys.argv[1:])
     if overrides is not None:
         try:

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 import sim
-from sim import spread
+from sim import lifeline, spread
 from sim.config import DiseaseConfig, SimConfig
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
@@ -39,6 +39,8 @@ def run_arm(cfg: SimConfig, arm: str, progress: ProgressFn | None = None, spool_
     simulated after it and enter the rows as the person's columns.
     """
     regions = cfg.disease.regions
+    if spool_dir is not None:
+        lifeline.remove_on_exit(spool_dir)  # in a worker orphaned mid-run, nobody else would remove it
     model = ALSModel(cfg, arm, individual)
     steps_per_day = 24.0 / model.dt_h
     record_every = round(cfg.domain.record_every_hours / model.dt_h)
@@ -91,8 +93,15 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 
     if workers < 2 or len(arms) < 2:
         return [run_arm(cfg, arm, progress, spool_dir) for arm in arms]
     ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
-        return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
+    # arm workers end within a second if this process dies (lifeline); on SIGTERM/SIGINT here they are killed,
+    # since shutting the pool down would wait for arms that may take minutes
+    with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx, initializer=lifeline.watch_parent) as pool:
+        try:
+            return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
+        except BaseException:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.kill()
+            raise
 
 
 def run_to_folder(cfg: SimConfig, out_dir: Path, progress: ProgressFn | None = None, workers: int = 1) -> dict:
