@@ -114,3 +114,35 @@ def test_watch_launcher_only_watches_from_a_worker_the_launcher_started(monkeypa
     monkeypatch.setenv(lifeline.LAUNCHER_ENV, str(os.getpid()))
     monkeypatch.setattr(lifeline, "watch_parent", lambda pid=None: pytest.fail("the launcher must not watch itself"))
     lifeline.watch_launcher()
+
+
+DASHBOARD_PARENT = """
+import sys, time
+from pathlib import Path
+from sim.dashboard.runs import RunManager, new_id
+from sim.presets import compose_config
+if __name__ == "__main__":
+    manager = RunManager(Path(sys.argv[1]))
+    overrides = ["domain=quick", "disease.horizon_days=2000"]
+    for _ in range(2):
+        manager.submit(new_id(), compose_config(overrides), overrides)
+    time.sleep(600)
+"""
+
+
+def test_sigkill_of_the_dashboard_ends_its_run_workers(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(DASHBOARD_PARENT)
+    work = tmp_path / "work"
+    proc = subprocess.Popen([sys.executable, str(script), str(work)])  # the dashboard's own RunManager, no web server
+    try:
+        wait_for(lambda: len(list(work.rglob(".spool.tmp-*/*.f32"))) >= 2)
+        workers = children(proc.pid)  # two run workers and the resource tracker
+        assert len(workers) >= 2
+        proc.kill()
+        proc.wait()
+        took = seconds_until_gone(workers)
+        assert not [p for p in workers if alive(p)] and took < GRACE_S, took
+        wait_for(lambda: not list(work.rglob(".spool.tmp-*")), timeout=5)
+    finally:
+        proc.kill()
