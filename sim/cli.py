@@ -28,6 +28,7 @@ from sim.model import NumericalError
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
 from sim.recorder import nearest_existing
 from sim.run import config_hash, git_commit, run_to_folder, summary_table
+from sim.treatment import course_warning
 
 EXIT_BAD_INPUT = 2
 EXIT_RUN_FAILED = 1
@@ -155,6 +156,8 @@ def run_job(cfg: DictConfig) -> float | None:
         print(calibrate.trial_summary(result))
         print(f"trial folder: {out_dir}")
         return float(result["loss"])
+    if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):  # also recorded in summary.json
+        print(f"alsim: warning: {warning}", file=sys.stderr)
     try:
         summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
     except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
@@ -205,6 +208,8 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
         if finished is not None and finished.resolve() != out_dir.resolve():
             sweep.reuse(finished, out_dir)
             return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
+        if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
+            print(f"alsim: warning: job {out_dir.name}: {warning}", file=sys.stderr)
         if sim_cfg.seed == sim_cfg.run.fail_on_seed:
             raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
         summary = _simulate_and_write(sim_cfg, out_dir, workers=1)

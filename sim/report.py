@@ -17,7 +17,7 @@ from pathlib import Path
 import plotly.io as pio
 
 import sim
-from sim import figures, manifest
+from sim import figures, manifest, resources
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
 from sim.recorder import write_text_atomic
 from sim.run import summary_table
@@ -67,6 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    out = args.out or args.run_dir / "report.html"
+    if args.run_dir.is_dir() and (problem := resources.writable_problem(out, "file")):
+        print(f"{PROG}: error: --out={out} is invalid: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     try:
         data = load_run_folder(args.run_dir)
     except RunFolderError as exc:
@@ -75,9 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.field not in data.field_names:
         print(f"{PROG}: error: --field {args.field} is not one of {', '.join(data.field_names)}", file=sys.stderr)
         raise SystemExit(2)
-    out = args.out or args.run_dir / "report.html"
+    if data.verification == manifest.UNVERIFIED:
+        print(f"{PROG}: warning: {UNVERIFIED_TEXT}", file=sys.stderr)
     text = render(data, args.field)
-    write_text_atomic(out, text)
+    try:
+        write_text_atomic(out, text)
+    except OSError as exc:  # disk full, or the folder changed since the check
+        print(f"{PROG}: error: could not write {out}: {exc.strerror or exc}; nothing was written", file=sys.stderr)
+        raise SystemExit(1) from None
     print(sim.NOTICE)
     print(f"wrote {out}")
 

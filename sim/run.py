@@ -21,7 +21,7 @@ from sim import lifeline, spread
 from sim.config import DiseaseConfig, SimConfig
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
-from sim.treatment import cells_per_infusion, infusion_days
+from sim.treatment import cells_per_infusion, course_warning, infusion_days, infusions_past_horizon
 
 ProgressFn = Callable[[str, float], None]
 
@@ -208,7 +208,8 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "treatment": {"name": t.name, "enabled": t.enabled, "dose_cells_per_kg": t.dose_cells_per_kg,
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
                       "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
-                      "infusion_days": infusion_days(t, d)},
+                      "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d)},
+        "warnings": [w for w in (course_warning(t, d),) if w],
         "manipulation": cfg.manipulation.name,
         "clock": d.clock,
         "calibration": d.calibration or "not calibrated (no fit recorded for this preset)",
@@ -244,6 +245,7 @@ def summary_table(summary: dict) -> str:
         t = summary["treatment"]
         lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
                      f"× {len(t['infusion_days'])} infusion(s) on day(s) {', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'}")
+        lines += [f"warning: {w}" for w in summary.get("warnings", [])]
         if e["t50_delay_days"] is not None:
             lines.append(f"modeled paired T50 delay (treated − control): {e['t50_delay_days']:+.1f} days "
                          f"(one seed; a delay of 0 means no modeled slowing)")

@@ -53,3 +53,52 @@ def test_both_arms_and_agents_count_towards_memory(monkeypatch):
 def test_every_preset_fits_the_run_length_budget_many_times_over():
     for disease in ("sod1_g93a_mouse", "human_sporadic"):
         assert resources.estimate(compose_config([f"disease={disease}"])).cpu_hours < resources.MAX_CPU_HOURS / 50
+
+
+# --------------------------------------------------------------------------- outputs checked before work
+UNWRITABLE = {"under_a_file": lambda tmp: tmp / "afile" / "out", "read_only_fs": lambda tmp: Path("/proc/alsim-out")}
+
+
+@pytest.fixture
+def afile(tmp_path) -> Path:
+    (tmp_path / "afile").write_text("not a folder")
+    return tmp_path
+
+
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_sensitivity_out_is_checked_before_any_simulation(afile, where):
+    out = UNWRITABLE[where](afile)
+    r = subprocess.run([sys.executable, "-m", "sim.experiments.sensitivity", "--n", "2", "--domain", "quick", "--out", str(out)],
+                       cwd=afile, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "--out=" in r.stderr and "[sensitivity]" not in r.stderr
+
+
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_report_out_is_checked_first(short_run, afile, where, capsys):
+    from sim import report
+
+    with pytest.raises(SystemExit) as exc:
+        report.main([str(short_run), "--out", str(UNWRITABLE[where](afile) / "r.html")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.startswith("alsim-report: error: --out=") and "\n" not in err
+
+
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+def test_compare_out_is_checked_first(short_run, afile, where, compare_cli):
+    code, out, err = compare_cli([short_run, "--out", UNWRITABLE[where](afile)])
+    assert code == 2 and err.startswith("alsim-compare: error: cannot write into") and len(err.strip().splitlines()) == 1
+
+
+def test_infusions_past_the_horizon_are_a_warning_and_recorded(tmp_path):
+    r = alsim(tmp_path, "domain=quick", "disease.horizon_days=50", "treatment.start_day=35", "treatment.n_infusions=3",
+              "treatment.interval_days=10", "hydra.run.dir=run")
+    assert r.returncode == 0, r.stderr[-2000:]
+    expected = ("1 of treatment.n_infusions=3 infusion(s) (day(s) 55) fall on or after disease.horizon_days=50 "
+                "and are not simulated")
+    assert f"alsim: warning: {expected}" in r.stderr.splitlines()
+    import json
+
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert s["warnings"] == [expected] and s["treatment"]["infusions_past_horizon"] == [55.0]
+    assert s["treatment"]["infusion_days"] == [35.0, 45.0]

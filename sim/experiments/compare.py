@@ -32,7 +32,7 @@ import plotly.io as pio
 from scipy import stats
 
 import sim
-from sim import figures
+from sim import figures, resources
 from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
     drop_duplicates, left_out_lines, write_dataset
@@ -349,6 +349,8 @@ def _check_out(out: Path) -> None:
     for name in ("effects.csv", "report.html", "dataset/runs.parquet", "dataset/timeseries.parquet"):
         if (file := out / name).is_dir():
             raise CompareError(f"cannot write {file}: it is a folder")
+    if problem := resources.writable_problem(out, "folder"):  # permissions, read-only mounts
+        raise CompareError(f"cannot write into {out}: {problem}")
 
 
 OUTPUT_FILES = ("dataset/runs.parquet", "dataset/timeseries.parquet", "effects.csv", "report.html")
@@ -387,8 +389,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     out = args.out or args.dirs[0]
     try:
+        _check_out(out)  # before any work
         dataset, skipped, warnings = collect(args.dirs, args.group_by)
-        _check_out(out)
     except CompareError as exc:
         _say("error", str(exc))
         raise SystemExit(EXIT_REFUSED) from None
