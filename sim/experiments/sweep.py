@@ -143,7 +143,7 @@ def expand_counted(overrides: list[str]) -> list[tuple[str, list[str], int]]:
     out = []
     for o in OverridesParser.create().parse_overrides(overrides=overrides):
         key = o.get_key_element()
-        if isinstance(o.value(), RangeSweep) and not o.value().shuffle:
+        if isinstance(o.value(), RangeSweep):  # shuffled or not: the same values
             values, n = _range_values(o.value())
         elif o.is_sweep_override():
             values = list(o.sweep_string_iterator())
