@@ -130,9 +130,13 @@ def test_report_marks_a_run_without_manifest(short_run, tmp_path):
     assert report.UNVERIFIED_TEXT in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
-def test_dashboard_reader_refuses_a_truncated_run(short_run, tmp_path):
-    bad = _copy(short_run, tmp_path / "bad")
-    data = (bad / "snapshots" / "agents.parquet").read_bytes()
-    (bad / "snapshots" / "agents.parquet").write_bytes(data[: len(data) // 2])
+def test_dashboard_reader_refuses_an_edited_or_truncated_run(short_run, tmp_path):
+    edited = _copy(short_run, tmp_path / "edited")
+    _edit_delay(edited, "50")  # still valid JSON: only the manifest tells
     with pytest.raises(RunFolderError, match="corrupt run, not shown"):
-        load_run_folder(bad)
+        load_run_folder(edited)
+    truncated = _copy(short_run, tmp_path / "truncated")
+    data = (truncated / "snapshots" / "agents.parquet").read_bytes()
+    (truncated / "snapshots" / "agents.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(RunFolderError, match="^truncated: cannot read the run folder"):
+        load_run_folder(truncated)

@@ -72,9 +72,6 @@ class RunData:
 def _read(folder: Path) -> RunData:
     if not (folder / "summary.json").is_file():
         raise RunFolderError(f"{folder.name}: no summary.json (not a finished run)")
-    check = manifest.verify(folder)
-    if not check.ok:  # never draw an edited or truncated run: the figures would show numbers it did not produce
-        raise RunFolderError(f"{folder.name}: corrupt run, not shown ({check.reason})")
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         if summary.get("non_clinical") is not True:
@@ -94,6 +91,9 @@ def _read(folder: Path) -> RunData:
         raise RunFolderError(f"{folder.name}: cannot read the run folder ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not arms:
         raise RunFolderError(f"{folder.name}: snapshots/fields.npz holds no arm")
+    check = manifest.verify(folder)
+    if not check.ok:  # never draw an edited or truncated run: the figures would show numbers it did not produce
+        raise RunFolderError(f"{folder.name}: corrupt run, not shown ({check.reason})")
     return RunData(folder, summary, ts, agents, fields, days, names, units, voxel, arms, check.status)
 
 

@@ -389,7 +389,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     out = args.out or args.dirs[0]
     try:
-        _check_out(out)  # before any work
+        for folder in args.dirs:  # the inputs first, then the output, then the work
+            if not folder.is_dir():
+                raise CompareError(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}")
+        _check_out(out)
         dataset, skipped, warnings = collect(args.dirs, args.group_by)
     except CompareError as exc:
         _say("error", str(exc))
