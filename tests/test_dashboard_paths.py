@@ -56,3 +56,17 @@ def test_a_symlinked_run_folder_leading_outside_is_refused(layout, tmp_path):
     sweep.runs.loc[len(sweep.runs)] = ["dirlink", str(root / "sw" / "dirlink")]
     with pytest.raises(sweeps.PathRefused, match="not available"):
         sweeps.run_folder(root, sweep, "dirlink")
+
+
+def test_a_sweep_read_from_run_folders_leaves_out_a_corrupt_run_and_says_so(short_run, tmp_path):
+    import json
+
+    root = tmp_path / "results"
+    shutil.copytree(short_run, root / "sw" / "0")
+    bad = shutil.copytree(short_run, root / "sw" / "1")
+    s = json.loads((bad / "summary.json").read_text())
+    s["config_hash"], s["effect"]["t50_delay_days"] = "another", 50.0  # edited by hand: the manifest no longer matches
+    (bad / "summary.json").write_text(json.dumps(s))
+    sweep = sweeps.load_sweep(root, "sw")
+    assert list(sweep.runs["run_id"]) == ["0"]
+    assert "1 left out as corrupt or conflicting" in sweep.source

@@ -122,18 +122,20 @@ def _from_compare_output(folder: Path) -> Sweep:
 
 
 def _from_run_folders(root: Path, folder: Path) -> Sweep:
-    found, _skipped = discover([folder])
+    found, skipped = discover([folder])
     found = [r for r in found if is_inside(root, r.path)]
     if not found:
         raise CompareError(f"no complete runs found under {folder.relative_to(root).as_posix() or '.'}")
-    found, _ = drop_duplicates(found)
+    found, dropped = drop_duplicates(found)
+    bad = [s for s in skipped + dropped if s.kind in ("corrupt", "conflict")]
     group_by = "disease" if len({r.disease for r in found}) > 1 else None
     check_compatible(found, group_by)
     data = build_dataset(found, group_by)
     paired = compare.per_seed_effects(data.runs, data.scenario_cols)
     effects = compare.effects_table(paired, data.scenario_cols, seed=0)
+    left_out = f"; {len(bad)} left out as corrupt or conflicting (run alsim-compare to see which)" if bad else ""
     return Sweep(folder, data.runs, data.timeseries, effects, data.scenario_cols,
-                 f"computed from {len(found)} run folder(s) (no alsim-compare output there)")
+                 f"computed from {len(found)} run folder(s) (no alsim-compare output there){left_out}")
 
 
 def _stamp(folder: Path) -> tuple:

@@ -31,6 +31,7 @@ import yaml
 from scipy.stats import CensoredData, ecdf, lognorm, norm, qmc, ttest_rel
 
 import sim
+from sim import lifeline
 from sim.config import ConfigError, DiseaseConfig, SimConfig, iter_params
 from sim.model import Individual, individual_at
 from sim.presets import manipulation_preset
@@ -130,7 +131,7 @@ def run_cohort(cfg: SimConfig, seeds: list[int], workers: int = 0,
     if workers < 2:
         return [individual_outcomes(cfg, s, p) for s, p in zip(seeds, people)]
     ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=lifeline.watch_parent) as pool:  # no orphans
         return list(pool.map(individual_outcomes, [cfg] * len(seeds), seeds, people))
 
 

@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 from plotly.subplots import make_subplots
 
 import sim
-from sim import resources
+from sim import lifeline, resources
 from sim import figures
 from sim.config import ConfigError, SimConfig, iter_params, validate
 from sim.experiments.compare import REPORT_CSS, markdown
@@ -205,7 +205,7 @@ def run_design(cfgs: list[SimConfig], arms: list[str], workers: int,
             _report_progress(len(results), len(tasks), start)
         return results
     ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=lifeline.watch_parent) as pool:  # no orphans
         futures = {pool.submit(_run_task, cfgs[i], arm, seed): (i, seed, arm) for i, seed, arm in tasks}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
