@@ -70,3 +70,25 @@ def test_a_sweep_read_from_run_folders_leaves_out_a_corrupt_run_and_says_so(shor
     sweep = sweeps.load_sweep(root, "sw")
     assert list(sweep.runs["run_id"]) == ["0"]
     assert "1 left out as corrupt or conflicting" in sweep.source
+
+
+def test_the_page_marks_a_sweep_run_without_manifest_unverified_and_refuses_an_escape(short_run, tmp_path):
+    from sim.dashboard.app import create_app
+    from sim.dashboard.runs import new_id
+    from test_dashboard import dash_call
+
+    root = tmp_path / "results"
+    old = shutil.copytree(short_run, root / "sw" / "0")
+    (old / "manifest.json").unlink()
+    app = create_app(tmp_path / "work", root, max_workers=1)
+    try:
+        client = app.server.test_client()
+        deps = client.get("/_dash-dependencies").get_json()
+        resp = dash_call(client, deps, "summary.children", {"shown.data": {"sweep": "sw", "run": "0"}}, {"session.data": new_id()})
+        assert "Unverified: this run has no manifest.json" in resp["summary"]["children"]
+        for run_id in ("../../outside", "nope"):
+            resp = dash_call(client, deps, "summary.children", {"shown.data": {"sweep": "sw", "run": run_id}},
+                             {"session.data": new_id()})
+            assert resp["summary"]["children"] == sweeps.unavailable(run_id)
+    finally:
+        app.run_manager.shutdown()
