@@ -75,6 +75,18 @@ def check_hydra_choices(overrides: list[str]) -> None:
         GlobalHydra.instance().clear()
 
 
+def _check_sweep_values(overrides: list[str]) -> None:
+    """The command line's own sweep points, before Hydra merges them (a bad fixed value such as
+    `run.allow_large=maybe` would otherwise end in Hydra's multi-line report); the sweep callback then checks
+    them again together with a preset's swept parameters."""
+    try:
+        sweep.check_values(overrides)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - optimizer intervals and the like: the sweep callback and Hydra decide
+        pass
+
+
 def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
     """Refuse, before Hydra creates anything, a run folder that cannot be written or already holds a result."""
     if run_dir is None:
@@ -263,6 +275,7 @@ def main() -> None:
         try:
             if base is not None:
                 check_hydra_choices(base)
+                _check_sweep_values([a for a in sys.argv[1:] if not a.startswith("-")])
             check_run_dir(planned_run_dir(base, "hydra.sweep.dir") if base is not None else None, "hydra.sweep.dir")
         except ConfigError as exc:
             _fail(str(exc))

@@ -108,3 +108,10 @@ def test_a_bad_launcher_is_one_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert lines == [lines[0]] and lines[0].startswith("alsim: error: hydra/launcher=nope is invalid: allowed values are ")
     assert "parallel" in lines[0] and not (tmp_path / "multirun").exists()
+
+
+def test_a_bad_fixed_value_in_a_sweep_is_one_line(tmp_path):
+    r = alsim(tmp_path, "-m", "seed=0,1", "run.allow_large=maybe", *TINY)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == ["alsim: error: run.allow_large=maybe is invalid: expected a value of type bool"]
+    assert not (tmp_path / "multirun").exists()
