@@ -87,13 +87,9 @@ def check(cfg) -> None:
             f"or set run.allow_large=true")
     if e.cpu_hours > MAX_CPU_HOURS:
         raise ConfigError(
-            f"disease.dt_hours={d_fmt(cfg.disease.dt_hours)} is invalid with disease.horizon_days={d_fmt(cfg.disease.horizon_days)}: "
+            f"disease.dt_hours={cfg.disease.dt_hours:g} is invalid with disease.horizon_days={cfg.disease.horizon_days:g}: "
             f"{e.steps} steps × {e.regions} region(s) × {e.agents} agents per arm would take ~{e.cpu_hours:.0f} CPU-hours; "
             f"allowed is at most {MAX_CPU_HOURS:g} (raise disease.dt_hours, shorten the horizon, or set run.allow_large=true)")
-
-
-def d_fmt(x: float) -> str:
-    return f"{x:g}"
 
 
 # --------------------------------------------------------------------------- outputs

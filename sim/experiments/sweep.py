@@ -1,15 +1,18 @@
 """Sweeps: resume from finished jobs, isolate failures, show progress.
 
 Job side (called from the Hydra task in each job's process, whatever the launcher):
+* a job whose own folder already holds a finished result of its configuration that passes its
+  manifest (the same command re-run into the same fixed `hydra.sweep.dir`) is kept in place;
 * every finished job is indexed in `run.cache_dir` under a key made of its config hash, the
   package version and the git commit; a later job with the same key (for example the same
   multirun command run again, into a new sweep folder) hard-links the finished files into its
-  own folder instead of simulating — `reused.json` says where from;
+  own folder instead of simulating — `reused.json` says where from. Only sources that pass their
+  manifest are reused; an edited, truncated or unverifiable one is simulated again;
 * a job that fails writes `failure.json` (its overrides and the error) and returns, so the
   launcher goes on with the other jobs.
 
 Sweep side (`SweepCallback`, a Hydra callback in the launching process): checks every swept
-value before any job starts, shows runs done/total and an ETA while jobs finish (it watches
+value and every pair of values of two swept keys before any job starts (`check_values`), shows runs done/total and an ETA while jobs finish (it watches
 the sweep folder, so it works for local, joblib, SLURM and Ray launchers alike), and at the end
 reports how many jobs were simulated, reused or failed, listing each failure with its overrides.
 """
