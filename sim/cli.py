@@ -21,8 +21,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from sim import lifeline
 from sim.config import ConfigError, SimConfig, validate
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
+from sim.treatment import course_warning
 
 # The simulator, its recorder and the sweep machinery (Mesa, pandas, pyarrow: most of a second) are imported
 # by the functions that use them, so `alsim --help` and a refused override answer at once.
@@ -49,6 +51,41 @@ def planned_run_dir(overrides: list[str], key: str = "hydra.run.dir") -> Path | 
         return None
     finally:
         GlobalHydra.instance().clear()
+
+
+def check_hydra_choices(overrides: list[str]) -> None:
+    """Refuse an unknown option of one of Hydra's own groups (`hydra/launcher=nope`) in one line, as `alsim`
+    does for its own groups, instead of Hydra's multi-line listing after the sweep has begun."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import MissingConfigException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    except MissingConfigException as exc:
+        group, _, choice = str(exc.missing_cfg_file or "").rpartition("/")
+        if group.startswith("hydra/"):
+            options = ", ".join(exc.options or []) or "none"
+            raise ConfigError(f"{group}={choice} is invalid: allowed values are {options}") from None
+    except Exception:  # noqa: BLE001 - only a pre-check: what it cannot tell, Hydra reports itself
+        pass
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _check_sweep_values(overrides: list[str]) -> None:
+    """The command line's own sweep points, before Hydra merges them (a bad fixed value such as
+    `run.allow_large=maybe` would otherwise end in Hydra's multi-line report); the sweep callback then checks
+    them again together with a preset's swept parameters."""
+    from sim.experiments import sweep
+
+    try:
+        sweep.check_values(overrides)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - optimizer intervals and the like: the sweep callback and Hydra decide
+        pass
 
 
 def check_run_dir(run_dir: Path | None, key: str = "hydra.run.dir") -> None:
@@ -136,6 +173,8 @@ def run_job(cfg: DictConfig) -> float | None:
         print(calibrate.trial_summary(result))
         print(f"trial folder: {out_dir}")
         return float(result["loss"])
+    if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):  # also recorded in summary.json
+        print(f"alsim: warning: {warning}", file=sys.stderr)
     from sim.model import NumericalError
     from sim.run import summary_table
 
@@ -179,6 +218,7 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
 
     Jobs run serially inside (the launcher provides the parallelism).
     """
+    lifeline.watch_launcher()  # in a joblib/loky worker: end with the launching process, not minutes later
     from sim.experiments import sweep
     from sim.run import config_hash, git_commit
 
@@ -192,10 +232,16 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
         sim_cfg = validate(OmegaConf.to_object(cfg))
         cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
         key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+        if sweep.is_finished(out_dir, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
+            sweep.keep_in_place(out_dir)
+            return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
         finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+        sweep.clear_outcome(out_dir)
         if finished is not None and finished.resolve() != out_dir.resolve():
             sweep.reuse(finished, out_dir)
             return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
+        if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
+            print(f"alsim: warning: job {out_dir.name}: {warning}", file=sys.stderr)
         if sim_cfg.seed == sim_cfg.run.fail_on_seed:
             raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
         summary = _simulate_and_write(sim_cfg, out_dir, workers=1)
@@ -224,11 +270,18 @@ def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float
             sim_cfg = compose_config(overrides)
             cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
             key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+            if sweep.is_finished(out, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
+                sweep.keep_in_place(out)
+                delays[num] = _delay(json.loads((out / "summary.json").read_text(encoding="utf-8")))
+                continue
             finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+            sweep.clear_outcome(out)
             if finished is not None and finished.resolve() != out.resolve():
                 sweep.reuse(finished, out)
                 delays[num] = _delay(json.loads((out / "summary.json").read_text(encoding="utf-8")))
                 continue
+            if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
+                print(f"alsim: warning: job {num}: {warning}", file=sys.stderr)
             if sim_cfg.seed == sim_cfg.run.fail_on_seed:
                 raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
             todo.append((overrides, sim_cfg, out, key if cache else None))
@@ -271,6 +324,8 @@ def _single_run_overrides(argv: list[str]) -> list[str] | None:
 
 
 def main() -> None:
+    lifeline.terminate_cleanly()  # SIGTERM unwinds like Ctrl-C: spools and half-written files are removed
+    lifeline.mark_launcher()
     overrides = _single_run_overrides(sys.argv[1:])
     if overrides is not None:
         try:
@@ -286,6 +341,9 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - unusual arguments: Hydra parses and reports them itself
             base = None
         try:
+            if base is not None:
+                check_hydra_choices(base)
+                _check_sweep_values([a for a in sys.argv[1:] if not a.startswith("-")])
             check_run_dir(planned_run_dir(base, "hydra.sweep.dir") if base is not None else None, "hydra.sweep.dir")
         except ConfigError as exc:
             _fail(str(exc))

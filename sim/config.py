@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import resources
 from sim.params import ASSUMPTION, param, setting, switch
 
 INF = math.inf
@@ -504,6 +504,8 @@ class RunOptions:
     batch_size: int = setting(1, "Sweep jobs simulated together by the batched engine: job k·n simulates jobs k·n … k·n+n−1 "
                                  "in one cohort and writes each one's own folder (1: every job alone). Results are identical.",
                               bounds=(1, 100_000))
+    allow_large: bool = switch(False, "Run even if the estimated peak memory exceeds half of this machine's memory or the "
+                                      "estimated length exceeds 6 CPU-hours (see sim/resources.py); otherwise such a run is refused.")
 
 
 @dataclass
@@ -548,7 +550,7 @@ class SimConfig:
 ENGINES = ("vectorized", "agents")
 SPECIES = ("mouse", "human")
 COHORT_DRAWS = ("random", "stratified")
-BYTES_PER_VOXEL = 8 * 9 * 8  # nine float64 fields and ~8 working copies (spectra, sources, factors)
+BYTES_PER_VOXEL = resources.BYTES_PER_VOXEL
 
 
 def iter_params(obj: Any, prefix: str = ""):
@@ -581,12 +583,7 @@ def _check_bounds(cfg: SimConfig) -> None:
             raise ConfigError(f"{key}={value!r} is invalid: allowed range is {kind} in [{_fmt(lo)}, {_fmt(hi)}]")
 
 
-def available_memory_bytes() -> int:
-    """Physical memory of this machine (the most a run could ever use)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 * 2**30
+available_memory_bytes = resources.physical_memory_bytes  # (kept for callers of the old name)
 
 
 def grid_shape(domain: DomainConfig) -> tuple[int, int]:
@@ -613,13 +610,6 @@ def validate(cfg: SimConfig) -> SimConfig:
     if d.end_stage_functional_index >= d.onset_functional_index:
         raise ConfigError(f"disease.end_stage_functional_index={d.end_stage_functional_index:g} is invalid: "
                           f"allowed range is < disease.onset_functional_index ({d.onset_functional_index:g})")
-    ny, nx = grid_shape(cfg.domain)
-    need = ny * nx * BYTES_PER_VOXEL
-    limit = available_memory_bytes() // 4
-    if need > limit:
-        raise ConfigError(
-            f"domain.width_um={cfg.domain.width_um:g} is invalid: the grid {ny}×{nx} voxels needs ~{need / 2**30:.1f} GiB; "
-            f"allowed is at most {limit // BYTES_PER_VOXEL:.0f} voxels (a quarter of this machine's memory)")
     if t.enabled:
         if t.n_infusions == 0 and t.dose_cells_per_kg > 0:
             raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.dose_cells_per_kg={t.dose_cells_per_kg:g}: allowed range is ≥ 1 when a dose is given")
@@ -630,4 +620,7 @@ def validate(cfg: SimConfig) -> SimConfig:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
         if t.n_infusions * d.body_weight_kg * t.dose_cells_per_kg > 1e12:
             raise ConfigError(f"treatment.dose_cells_per_kg={t.dose_cells_per_kg:g} is invalid: the course would exceed 1e12 cells in total")
+    if not isinstance(cfg.run.allow_large, bool):
+        raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
+    resources.check(cfg)  # peak memory and run length, before anything is written
     return cfg

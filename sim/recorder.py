@@ -8,6 +8,7 @@ a folder without summary.json is not a result):
     snapshots/agents.parquet     every K days: arm, day, type, agent_id, x, y, state, value
     snapshots/fields.npz         `<arm>` arrays (snapshot, field, y, x) float32, `<arm>_days`,
                                  `field_names`, `field_units`, `voxel_um`
+    manifest.json                sha256 and size of each file above and of summary.json (sim/manifest.py)
     summary.json                 per-arm outcomes, paired effect, provenance, non_clinical: true
 
 Snapshots are either kept in memory (`Recorder(..., spool_dir=None)`, for library use and tests) or,
@@ -35,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.agents import microglia as mg
+from sim import manifest
 from sim.agents import msc as msc_mod
 from sim.fields import FIELD_NAMES, FIELD_SPECS
 
@@ -311,7 +313,7 @@ def _write_fields_npz(path: Path, records: list[ArmRecord], voxel_um: float) -> 
     _atomic(path, write)
 
 
-RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
+RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "manifest.json", "summary.json")
 
 
 def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, voxel_um: float) -> None:
@@ -328,6 +330,8 @@ def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, vox
         _write_parquet(timeseries_frame(records), out_dir / "timeseries.parquet")
         _write_agents_parquet(records, out_dir / "snapshots" / "agents.parquet")
         _write_fields_npz(out_dir / "snapshots" / "fields.npz", records, voxel_um)
+        # the manifest also holds summary.json's hash (its text is fixed above), so edits to it are caught
+        write_text_atomic(out_dir / "manifest.json", manifest.manifest_text(out_dir, text))
         write_text_atomic(out_dir / "summary.json", text)
     except BaseException:
         for rel in RESULT_FILES:

@@ -17,12 +17,13 @@ from pathlib import Path
 import plotly.io as pio
 
 import sim
-from sim import figures
+from sim import figures, manifest, resources
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
 from sim.recorder import write_text_atomic
 from sim.run import summary_table
 
 PROG = "alsim-report"
+UNVERIFIED_TEXT = "Unverified run: this folder has no manifest.json (written before manifests existed), so its files could not be checked for edits or corruption."
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0 2rem 2rem; color: #222; }
 .notice { background: #fff3cd; border: 2px solid #b58900; padding: .8rem 1rem; margin: 1rem 0; font-weight: 600; }
@@ -49,6 +50,7 @@ def render(data: RunData, field_name: str = "tnf") -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>alsim run report (non-clinical)</title>", f"<style>{CSS}</style></head><body>", notice,
         "<h1>alsim run report</h1>", f"<p>Run folder: {html.escape(str(data.folder))}</p>",
+        *([f'<p class="notice">{UNVERIFIED_TEXT}</p>'] if data.verification == manifest.UNVERIFIED else []),
         f"<pre>{html.escape(summary_table(data.summary))}</pre>",
         "<p>One seed is one virtual individual: the difference between the arms is the modeled effect for it alone. "
         "Compare many seeds (<code>alsim-compare</code>) before reading anything into a difference.</p>",
@@ -65,6 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    out = args.out or args.run_dir / "report.html"
+    if args.run_dir.is_dir() and (problem := resources.writable_problem(out, "file")):
+        print(f"{PROG}: error: --out={out} is invalid: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     try:
         data = load_run_folder(args.run_dir)
     except RunFolderError as exc:
@@ -73,9 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.field not in data.field_names:
         print(f"{PROG}: error: --field {args.field} is not one of {', '.join(data.field_names)}", file=sys.stderr)
         raise SystemExit(2)
-    out = args.out or args.run_dir / "report.html"
+    if data.verification == manifest.UNVERIFIED:
+        print(f"{PROG}: warning: {UNVERIFIED_TEXT}", file=sys.stderr)
     text = render(data, args.field)
-    write_text_atomic(out, text)
+    try:
+        write_text_atomic(out, text)
+    except OSError as exc:  # disk full, or the folder changed since the check
+        print(f"{PROG}: error: could not write {out}: {exc.strerror or exc}; nothing was written", file=sys.stderr)
+        raise SystemExit(1) from None
     print(sim.NOTICE)
     print(f"wrote {out}")
 

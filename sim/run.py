@@ -17,12 +17,12 @@ from typing import Callable
 import numpy as np
 
 import sim
-from sim import spread
+from sim import lifeline, spread
 from sim.config import DiseaseConfig, SimConfig
 from sim.cohort import Cohort, batch_key
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
-from sim.treatment import cells_per_infusion, infusion_days
+from sim.treatment import cells_per_infusion, course_warning, infusion_days, infusions_past_horizon
 
 ProgressFn = Callable[[str, float], None]
 
@@ -82,6 +82,8 @@ class _ArmUnit:
 
     def __init__(self, job: ArmJob):
         cfg = job.cfg
+        if job.spool_dir is not None:
+            lifeline.remove_on_exit(job.spool_dir)  # in a worker orphaned mid-run, nobody else would remove it
         onset = ALSModel(cfg, job.arm, job.individual)
         self.models = [onset] + [ALSModel(cfg, job.arm, onset.individual, region=k) for k in range(1, cfg.disease.regions)]
         steps_per_day = 24.0 / onset.dt_h
@@ -154,16 +156,27 @@ def run_arms_parallel(jobs: list[ArmJob], workers: int = 0, batch_size: int = 0,
         return results
     shares = [list(range(w, len(jobs), workers)) for w in range(workers)]
     results: list[ArmRecord | Exception | None] = [None] * len(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
-        futures = {pool.submit(run_arms, [jobs[i] for i in share], None, batch_size): share for share in shares}
-        finished = 0
-        for fut in as_completed(futures):
-            for i, r in zip(futures[fut], fut.result()):
-                results[i] = r
-            finished += len(futures[fut])
-            if done:
-                done(finished, len(jobs))
+    # workers end within a second if this process dies (lifeline); on SIGTERM/SIGINT here they are killed
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=lifeline.watch_parent) as pool:
+        try:
+            futures = {pool.submit(run_arms, [jobs[i] for i in share], None, batch_size): share for share in shares}
+            finished = 0
+            for fut in as_completed(futures):
+                for i, r in zip(futures[fut], fut.result()):
+                    results[i] = r
+                finished += len(futures[fut])
+                if done:
+                    done(finished, len(jobs))
+        except BaseException:
+            _kill_workers(pool)
+            raise
     return results  # type: ignore[return-value]
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Shutting a pool down waits for runs that may take minutes: kill its processes instead."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.kill()
 
 
 def raise_first(results: list[ArmRecord | Exception]) -> list[ArmRecord]:
@@ -189,8 +202,14 @@ def simulate(cfg: SimConfig, progress: ProgressFn | None = None, workers: int = 
     if workers < 2 or len(arms) < 2:  # both arms in one cohort
         return raise_first(run_arms([ArmJob(cfg, arm, None, spool_dir) for arm in arms], progress))
     ctx = worker_context()
-    with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx) as pool:
-        return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
+    # arm workers end within a second if this process dies (lifeline); on SIGTERM/SIGINT here they are killed,
+    # since shutting the pool down would wait for arms that may take minutes
+    with ProcessPoolExecutor(max_workers=min(workers, len(arms)), mp_context=ctx, initializer=lifeline.watch_parent) as pool:
+        try:
+            return list(pool.map(run_arm, [cfg] * len(arms), arms, [None] * len(arms), [spool_dir] * len(arms)))
+        except BaseException:
+            _kill_workers(pool)
+            raise
 
 
 def run_to_folder(cfg: SimConfig, out_dir: Path, progress: ProgressFn | None = None, workers: int = 1) -> dict:
@@ -330,7 +349,8 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "treatment": {"name": t.name, "enabled": t.enabled, "dose_cells_per_kg": t.dose_cells_per_kg,
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
                       "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
-                      "infusion_days": infusion_days(t, d)},
+                      "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d)},
+        "warnings": [w for w in (course_warning(t, d),) if w],
         "manipulation": cfg.manipulation.name,
         "clock": d.clock,
         "calibration": d.calibration or "not calibrated (no fit recorded for this preset)",
@@ -366,6 +386,7 @@ def summary_table(summary: dict) -> str:
         t = summary["treatment"]
         lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
                      f"× {len(t['infusion_days'])} infusion(s) on day(s) {', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'}")
+        lines += [f"warning: {w}" for w in summary.get("warnings", [])]
         if e["t50_delay_days"] is not None:
             lines.append(f"modeled paired T50 delay (treated − control): {e['t50_delay_days']:+.1f} days "
                          f"(one seed; a delay of 0 means no modeled slowing)")

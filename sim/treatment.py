@@ -12,6 +12,22 @@ def infusion_days(t: TreatmentConfig, d: DiseaseConfig) -> list[float]:
     return [day for day in days if d.start_day <= day < d.horizon_days]
 
 
+def infusions_past_horizon(t: TreatmentConfig, d: DiseaseConfig) -> list[float]:
+    """Planned infusion days on or after the horizon: not simulated (a warning, recorded in summary.json)."""
+    if not t.enabled or t.dose_cells_per_kg <= 0:
+        return []
+    return [day for day in (t.start_day + k * t.interval_days for k in range(t.n_infusions)) if day >= d.horizon_days]
+
+
+def course_warning(t: TreatmentConfig, d: DiseaseConfig) -> str | None:
+    """One line naming the infusions that fall past the horizon, or None."""
+    late = infusions_past_horizon(t, d)
+    if not late:
+        return None
+    return (f"{len(late)} of treatment.n_infusions={t.n_infusions} infusion(s) (day(s) {', '.join(f'{x:g}' for x in late)}) "
+            f"fall on or after disease.horizon_days={d.horizon_days:g} and are not simulated")
+
+
 def cells_per_infusion(t: TreatmentConfig, d: DiseaseConfig) -> int:
     """Cells in one infusion: dose per kg × body weight."""
     return int(round(t.dose_cells_per_kg * d.body_weight_kg))

@@ -105,3 +105,11 @@ def compare_cli(capsys) -> Callable[[list], tuple[int, str, str]]:
         out, err = capsys.readouterr()
         return code, out, err
     return run
+
+
+def reseal(run: Path) -> None:
+    """Rewrite a run folder's manifest after a test edited it on purpose (a deliberate, new result, not corruption)."""
+    from sim import manifest
+
+    text = (run / "summary.json").read_text(encoding="utf-8")
+    (run / manifest.MANIFEST).write_text(manifest.manifest_text(run, text), encoding="utf-8")

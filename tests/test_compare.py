@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import reseal
+
 import sim
 from sim import figures
 from sim.experiments import compare
@@ -66,6 +68,7 @@ def edit_summary(folder: Path, **changes) -> None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     summary.update(changes)
     path.write_text(json.dumps(summary), encoding="utf-8")
+    reseal(folder)  # a deliberate variant, not corruption (test_integrity.py covers edits without a new manifest)
 
 
 def all_files(root: Path) -> dict[str, float]:
@@ -257,6 +260,7 @@ def test_censored_delay_enters_as_lower_bound(sweep, tmp_path, compare_cli):
     s["arms"]["treated"]["t50_days"] = None
     s["effect"].update(t50_delay_days=None, t50_delay_censored_at_least_days=12.5)
     (runs[(4e7, 0)] / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+    reseal(runs[(4e7, 0)])
     other = json.loads((runs[(4e7, 1)] / "summary.json").read_text(encoding="utf-8"))["effect"]["t50_delay_days"]
     code, out, _ = compare_cli([folder])
     assert code == 0
@@ -290,7 +294,7 @@ def test_corrupt_incomplete_and_failed_runs_are_skipped_and_listed(sweep, tmp_pa
     lines = err.splitlines()
     assert "Traceback" not in err
     for path, reason in [(truncated, "not valid JSON"), (no_parquet, "timeseries.parquet is missing"),
-                         (broken_parquet, "timeseries.parquet cannot be read"), (failed, "RuntimeError: injected"),
+                         (broken_parquet, "corrupt: timeseries.parquet has"), (failed, "RuntimeError: injected"),
                          (running, "no summary.json"), (odd, "unexpected layout"), (not_ours, "non_clinical: true")]:
         assert any(str(path) in ln and reason in ln for ln in lines), (path, err)
     assert any(ln.startswith(f"alsim-compare: skipped: failed run {failed}:") for ln in lines), err
@@ -329,6 +333,7 @@ def make_control_only(run: Path) -> None:
     (run / "summary.json").write_text(json.dumps(s), encoding="utf-8")
     ts = pd.read_parquet(run / "timeseries.parquet")
     ts[ts["arm"] == "control"].to_parquet(run / "timeseries.parquet", index=False)
+    reseal(run)
 
 
 def test_control_only_runs_have_no_effect_row(sweep, tmp_path, compare_cli):

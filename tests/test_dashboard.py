@@ -236,7 +236,7 @@ def test_sweep_inside_the_root_is_shown_and_clicks_map_to_scenarios(app_client, 
     shutil.rmtree(root / "sweeps" / "copy" / run_id)  # now only runs.parquet's run_dir, outside the root, leads to it
     resp = dash_call(client, deps, "summary.children", {"shown.data": {"sweep": "sweeps/copy", "run": run_id}},
                      {"session.data": new_id()})
-    assert resp["summary"]["children"] == "refused: that run folder is outside the results folder"
+    assert resp["summary"]["children"] == f"run {run_id!r} is not available under the results folder"
     bad = dash_call(client, deps, "graph-scenario.figure", {"graph-heatmap.clickData": {"points": [{"x": "1", "y": "2"}]}},
                     {"sweep-path.value": "sweeps/copy"})
     assert bad["scenario-text"]["children"] == "That cell holds no scenario."

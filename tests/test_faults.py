@@ -26,6 +26,8 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import reseal
 import scipy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -350,6 +352,7 @@ def test_corrupted_results_are_skipped_with_their_reason(short_run, tmp_path, co
         s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         s["config_hash"] = f"copy-{k}"  # a distinct run, so it is not dropped as a duplicate of `intact`
         (run / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+        (run / "manifest.json").unlink()  # as written before manifests: the reader's own checks must catch each
         damage(run)
     code, out, err = compare_cli([root, "--out", tmp_path / "out"])
     assert code == 0, err
@@ -457,6 +460,7 @@ def test_compare_warns_when_runs_come_from_different_commits(short_run, tmp_path
         s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
         s["provenance"]["git_commit"], s["config_hash"] = commit, f"hash-{k}"
         (run / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+        reseal(run)
     code, _, err = compare_cli([root])
     assert code == 0, err
     assert f"alsim-compare: warning: runs come from 2 git commits ({'a' * 12}, {'b' * 12}); compared anyway" in err.splitlines()

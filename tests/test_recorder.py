@@ -12,7 +12,7 @@ from sim.config import SimConfig, validate
 from sim.fields import FIELD_NAMES
 from sim.run import run_arm, run_to_folder, simulate, summarize
 
-FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
+FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "manifest.json", "summary.json")
 
 
 def small_config(**domain) -> SimConfig:
@@ -53,7 +53,7 @@ def test_streamed_run_equals_in_memory_run_byte_for_byte(in_memory, tmp_path, mo
     out = tmp_path / "run"
     run_to_folder(cfg, out, workers=1)  # (the CLI tests cover arms streamed from two worker processes)
     assert files_of(out) == files_of(folder)
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["snapshots", *sorted(FILES)]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == sorted(["snapshots", *FILES])
     meta = pq.ParquetFile(folder / "snapshots" / "agents.parquet").metadata
     assert meta.num_row_groups > 2 and meta.num_rows > 1000  # the row-group split across snapshots and arms is exercised
     assert sum(len(r.agent_rows) for r in records) == meta.num_rows

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dash import Dash, Input, Output, State, ctx, no_update
 
-from sim import figures
+from sim import figures, manifest
 from sim.presets import compose_config, group_options
 from sim.config import ConfigError
 from sim.dashboard import sweeps
@@ -111,7 +111,10 @@ def register(app: Dash, manager: RunManager, results: Path | None, run_overrides
 
     def load_shown(shown: object, session: object) -> tuple[RunData, str]:
         folder, origin = folder_of(shown, session)
-        return load_run_folder(folder), origin
+        data = load_run_folder(folder)
+        if data.verification == manifest.UNVERIFIED:
+            origin += " Unverified: this run has no manifest.json, so its files could not be checked for edits."
+        return data, origin
 
     @app.callback(Output("job", "data"), Output("run-message", "children"), Output("poll", "disabled"),
                   Output("run-button", "disabled"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import figures
+from sim import figures, manifest
 
 CACHE_SIZE = 8
 
@@ -33,6 +33,7 @@ class RunData:
     field_units: list[str]
     voxel_um: float
     arms: list[str] = field(default_factory=list)
+    verification: str = manifest.VERIFIED  # or manifest.UNVERIFIED: no manifest.json (files not checked)
 
     @property
     def infusion_days(self) -> list[float]:
@@ -90,7 +91,10 @@ def _read(folder: Path) -> RunData:
         raise RunFolderError(f"{folder.name}: cannot read the run folder ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not arms:
         raise RunFolderError(f"{folder.name}: snapshots/fields.npz holds no arm")
-    return RunData(folder, summary, ts, agents, fields, days, names, units, voxel, arms)
+    check = manifest.verify(folder)
+    if not check.ok:  # never draw an edited or truncated run: the figures would show numbers it did not produce
+        raise RunFolderError(f"{folder.name}: corrupt run, not shown ({check.reason})")
+    return RunData(folder, summary, ts, agents, fields, days, names, units, voxel, arms, check.status)
 
 
 _cache: OrderedDict[tuple[str, int], RunData] = OrderedDict()

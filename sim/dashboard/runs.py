@@ -90,6 +90,9 @@ def _worker_init() -> None:
     """In each new worker: yield the CPU to the web server, so the page stays responsive."""
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
+    from sim import lifeline
+
+    lifeline.watch_parent()  # end with the server, even if it is killed (SIGKILL)
 
 
 def _warm() -> None:

@@ -122,18 +122,20 @@ def _from_compare_output(folder: Path) -> Sweep:
 
 
 def _from_run_folders(root: Path, folder: Path) -> Sweep:
-    found, _skipped = discover([folder])
+    found, skipped = discover([folder])
     found = [r for r in found if is_inside(root, r.path)]
     if not found:
         raise CompareError(f"no complete runs found under {folder.relative_to(root).as_posix() or '.'}")
-    found, _ = drop_duplicates(found)
+    found, dropped = drop_duplicates(found)
+    bad = [s for s in skipped + dropped if s.kind in ("corrupt", "conflict")]
     group_by = "disease" if len({r.disease for r in found}) > 1 else None
     check_compatible(found, group_by)
     data = build_dataset(found, group_by)
     paired = compare.per_seed_effects(data.runs, data.scenario_cols)
     effects = compare.effects_table(paired, data.scenario_cols, seed=0)
+    left_out = f"; {len(bad)} left out as corrupt or conflicting (run alsim-compare to see which)" if bad else ""
     return Sweep(folder, data.runs, data.timeseries, effects, data.scenario_cols,
-                 f"computed from {len(found)} run folder(s) (no alsim-compare output there)")
+                 f"computed from {len(found)} run folder(s) (no alsim-compare output there){left_out}")
 
 
 def _stamp(folder: Path) -> tuple:
@@ -196,18 +198,44 @@ def scenario_rows(sweep: Sweep, scenario: dict) -> tuple[pd.Series | None, pd.Da
             sweep.runs[_matches(sweep.runs, cols)])
 
 
+def unavailable(run_id: object) -> str:
+    """The one answer for a run that is missing, refused or unreadable: the page never tells them apart, so it
+    cannot be used to learn whether a file exists outside the results folder."""
+    return f"run {str(run_id)[:80]!r} is not available under the results folder"
+
+
+def _plain_relative(text: str) -> bool:
+    """A run id as alsim-compare writes it: a relative path of plain folder names (no `..`, not absolute)."""
+    path = Path(text)
+    return bool(text) and not path.is_absolute() and not text.startswith("~") and "\x00" not in text \
+        and all(part not in ("..", ".") for part in path.parts)
+
+
+def _escapes(root: Path, folder: Path) -> bool:
+    """True if the folder, or any file or folder in it (symlinks followed), lies outside root."""
+    if not is_inside(root, folder):
+        return True
+    try:
+        check_no_escape(root, folder)
+    except PathRefused:
+        return True
+    return False
+
+
 def run_folder(root: Path, sweep: Sweep, run_id: object) -> Path:
-    """The folder of one run of the sweep, by its run_id; refused if it is not under root."""
+    """The folder of one run of the sweep, by its run_id; refused unless it and every file in it lie under root.
+
+    A refused folder and a missing one get the same message (see `unavailable`).
+    """
     rows = sweep.runs[sweep.runs["run_id"].astype(str) == str(run_id)]
-    if rows.empty:
-        raise PathRefused(f"no run {run_id!r} in this sweep")
+    if rows.empty or not _plain_relative(str(run_id)):
+        raise PathRefused(unavailable(run_id))
     # run_dir is where alsim-compare found the run; the run id (its path relative to the runs' common
     # parent, usually the sweep folder) still leads there if the results were copied or moved since
     row = rows.iloc[0]
-    found = [p for p in (sweep.folder / str(row["run_id"]), Path(str(row["run_dir"]))) if (p / "summary.json").is_file()]
-    inside = [p for p in found if is_inside(root, p)]
-    if inside:
-        return inside[0].resolve()
-    if found:
-        raise PathRefused("refused: that run folder is outside the results folder")
-    raise PathRefused(f"the folder of run {run_id!r} is no longer there")
+    for p in (sweep.folder / str(row["run_id"]), Path(str(row["run_dir"]))):
+        if _escapes(root, p):
+            continue
+        if (p / "summary.json").is_file():
+            return p.resolve()
+    raise PathRefused(unavailable(run_id))

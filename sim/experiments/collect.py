@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import yaml
 
 import sim
+from sim import manifest
 
 SUMMARY, TIMESERIES, FAILURE = "summary.json", "timeseries.parquet", "failure.json"
 TREATMENT_PARAMS = ("dose_cells_per_kg", "start_day", "n_infusions", "interval_days")
@@ -50,6 +51,7 @@ class Run:
     outcomes: dict[str, Any]  # the scalar columns of runs.parquet taken from summary.json
     overrides: list[str] = field(default_factory=list)
     config: dict[str, Any] | None = None
+    verified: bool = True  # False: no manifest.json, so its files could not be checked ("unverified")
 
     @property
     def version(self) -> str:
@@ -67,6 +69,7 @@ class Skipped:
     path: Path
     reason: str
     failed: bool = False  # a job that ran and failed (failure.json), not just an incomplete folder
+    kind: str = "incomplete"  # incomplete, failed, corrupt (fails its manifest), conflict or duplicate
 
 
 @dataclass
@@ -93,7 +96,9 @@ def _candidate_dirs(root: Path) -> list[Path]:
 
 def _read_summary(path: Path) -> dict[str, Any]:
     try:
-        summary = json.loads((path / SUMMARY).read_text(encoding="utf-8"))
+        summary = manifest.load_summary(path / SUMMARY)
+    except manifest.CorruptRun as exc:
+        raise manifest.CorruptRun(f"corrupt: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"summary.json cannot be read ({exc.__class__.__name__})") from None
     except json.JSONDecodeError as exc:
@@ -149,11 +154,14 @@ def load_run(path: Path) -> Run:
         outcomes = summary_outcomes(summary)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"summary.json has an unexpected layout ({exc.__class__.__name__}: {exc})") from None
+    check = manifest.verify(path)
+    if not check.ok:
+        raise manifest.CorruptRun(f"corrupt: {check.reason}")
     timeseries = _read_timeseries(path)
     overrides = _read_yaml(path / ".hydra" / "overrides.yaml")
     config = _read_yaml(path / ".hydra" / "config.yaml")
     return Run(path, summary, timeseries, outcomes, [str(o) for o in overrides] if isinstance(overrides, list) else [],
-               config if isinstance(config, dict) else None)
+               config if isinstance(config, dict) else None, verified=check.status == manifest.VERIFIED)
 
 
 def discover(paths: list[Path]) -> tuple[list[Run], list[Skipped]]:
@@ -177,23 +185,52 @@ def discover(paths: list[Path]) -> tuple[list[Run], list[Skipped]]:
             seen.add(key)
             try:
                 runs.append(load_run(folder))
+            except manifest.CorruptRun as exc:
+                skipped.append(Skipped(folder, str(exc), kind="corrupt"))
             except ValueError as exc:
-                skipped.append(Skipped(folder, str(exc), failed=(folder / FAILURE).is_file()))
+                failed = (folder / FAILURE).is_file()
+                skipped.append(Skipped(folder, str(exc), failed=failed, kind="failed" if failed else "incomplete"))
     return runs, skipped
+
+
+def _content(run: Run) -> str:
+    """What must agree between two copies of one configuration: every outcome and the time series."""
+    ts = pd.util.hash_pandas_object(run.timeseries, index=False).sum() if len(run.timeseries) else 0
+    return repr(sorted(run.outcomes.items())) + f"|{ts}"
 
 
 def drop_duplicates(runs: list[Run]) -> tuple[list[Run], list[Skipped]]:
     """Keep one run per configuration hash (configuration and seed): the same run counted twice
-    (a re-run sweep that reused earlier jobs, a copied folder) would narrow every interval."""
-    kept: dict[str, Run] = {}
-    dropped = []
+    (a re-run sweep that reused earlier jobs, a copied folder) would narrow every interval.
+
+    Copies with *different* contents (one was edited, or made by other code) are a conflict: no copy can be
+    trusted over the other, so all of them are left out and reported as conflicting.
+    """
+    groups: dict[str, list[Run]] = {}
     for run in sorted(runs, key=lambda r: str(r.path)):
-        key = str(run.summary.get("config_hash") or run.path)
-        if key in kept:
-            dropped.append(Skipped(run.path, f"same configuration and seed as {kept[key].path} (counted once)"))
-        else:
-            kept[key] = run
-    return list(kept.values()), dropped
+        groups.setdefault(str(run.summary.get("config_hash") or run.path), []).append(run)
+    kept, dropped = [], []
+    for group in groups.values():
+        if len({_content(r) for r in group}) > 1:
+            others = ", ".join(str(r.path) for r in group)
+            dropped += [Skipped(r.path, f"conflict: same configuration and seed as another run with different results "
+                                        f"({others}); all copies left out", kind="conflict") for r in group]
+            continue
+        kept.append(group[0])
+        dropped += [Skipped(r.path, f"same configuration and seed as {group[0].path} (counted once)", kind="duplicate")
+                    for r in group[1:]]
+    return kept, dropped
+
+
+def left_out_lines(skipped: list[Skipped]) -> list[str]:
+    """Plain lines for the printed table and the report: how many runs were left out as corrupt or conflicting."""
+    lines = []
+    for kind, label in (("corrupt", "corrupt (fail their manifest or hold non-finite numbers)"),
+                        ("conflict", "conflicting (same configuration and seed, different results)")):
+        bad = [s for s in skipped if s.kind == kind]
+        if bad:
+            lines.append(f"{len(bad)} run(s) left out as {label}: " + ", ".join(str(s.path) for s in bad))
+    return lines
 
 
 # --------------------------------------------------------------------------- compatibility
@@ -332,7 +369,7 @@ def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_row(run: Run, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {"run_id": run_id, "run_dir": str(run.path.resolve()), **params, **run.outcomes}
+    return {"run_id": run_id, "run_dir": str(run.path.resolve()), **params, **run.outcomes, "verified": run.verified}
 
 
 def _tidy_types(frame: pd.DataFrame) -> pd.DataFrame:

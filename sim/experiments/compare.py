@@ -32,10 +32,10 @@ import plotly.io as pio
 from scipy import stats
 
 import sim
-from sim import figures
+from sim import figures, resources
 from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
-    drop_duplicates, write_dataset
+    drop_duplicates, left_out_lines, write_dataset
 
 PROG = "alsim-compare"
 EXIT_REFUSED = 2
@@ -262,7 +262,8 @@ def _html_table(table: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame, seed: int, sources: list[Path]) -> str:
+def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame, seed: int, sources: list[Path],
+                  left_out: list[str] = ()) -> str:
     """The self-contained HTML report: notice banner, effects table, heatmap, survival curves, per-seed effects."""
     table, same = display_table(effects, dataset.scenario_cols)
     other = [c for c in dataset.scenario_cols if c not in (figures.DOSE, figures.START)]
@@ -282,6 +283,7 @@ def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         "<title>alsim-compare: modeled paired effects (non-clinical)</title>", f"<style>{REPORT_CSS}</style></head><body>",
         notice, "<h1>Modeled paired effects of the simulated MSC course</h1>", f"<p>{html.escape(summary)}</p>",
+        *(f'<p class="notice">{html.escape(line)}</p>' for line in left_out),
         "<h2>Effects per scenario</h2>", f"<p>Same in every row: {html.escape(same)}</p>" if same else "",
         _html_table(table), "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(effects, runs, seed)) + "</ul>",
         *parts, notice, "</body></html>"])
@@ -326,7 +328,13 @@ def collect(paths: list[Path], group_by: str | None) -> tuple[Dataset, list[Skip
         extra = f" ({len(skipped)} incomplete or failed folder(s) skipped)" if skipped else ""
         raise CompareError(f"no complete runs found under {', '.join(map(str, paths))}{extra}")
     runs, duplicates = drop_duplicates(runs)
+    if not runs:
+        raise CompareError(f"no usable runs: {'; '.join(left_out_lines(skipped + duplicates))}")
     warnings = check_compatible(runs, group_by)
+    unverified = [r for r in runs if not r.verified]
+    if unverified:  # written before manifests existed: used, but said plainly
+        warnings.append(f"{len(unverified)} run(s) are unverified (no manifest.json, their files cannot be checked): "
+                        + ", ".join(str(r.path) for r in unverified))
     return build_dataset(runs, group_by), skipped + duplicates, warnings
 
 
@@ -341,6 +349,8 @@ def _check_out(out: Path) -> None:
     for name in ("effects.csv", "report.html", "dataset/runs.parquet", "dataset/timeseries.parquet"):
         if (file := out / name).is_dir():
             raise CompareError(f"cannot write {file}: it is a folder")
+    if problem := resources.writable_problem(out, "folder"):  # permissions, read-only mounts
+        raise CompareError(f"cannot write into {out}: {problem}")
 
 
 OUTPUT_FILES = ("dataset/runs.parquet", "dataset/timeseries.parquet", "effects.csv", "report.html")
@@ -379,8 +389,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     out = args.out or args.dirs[0]
     try:
-        dataset, skipped, warnings = collect(args.dirs, args.group_by)
+        for folder in args.dirs:  # the inputs first, then the output, then the work
+            if not folder.is_dir():
+                raise CompareError(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}")
         _check_out(out)
+        dataset, skipped, warnings = collect(args.dirs, args.group_by)
     except CompareError as exc:
         _say("error", str(exc))
         raise SystemExit(EXIT_REFUSED) from None
@@ -390,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
         _say("warning", w)
     paired = per_seed_effects(dataset.runs, dataset.scenario_cols)
     effects = effects_table(paired, dataset.scenario_cols, args.seed)
-    report = render_report(dataset, effects, paired, args.seed, args.dirs)
+    left_out = left_out_lines(skipped)
+    report = render_report(dataset, effects, paired, args.seed, args.dirs, left_out)
     try:
         written = write_outputs(out, dataset, effects, report)
     except OSError as exc:
@@ -400,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     print(sim.NOTICE, "", f"{len(dataset.runs)} run(s) collected, {len(effects)} treated scenario(s)"
           + (f"; same in every row: {same}" if same else ""), "", sep="\n")
     print(markdown(table) if len(effects) else "(no treated runs: no paired effects)")
-    print("", *notes(effects, dataset.runs, args.seed), "", *(f"wrote {p}" for p in written), sep="\n")
+    print("", *notes(effects, dataset.runs, args.seed), *left_out, "", *(f"wrote {p}" for p in written), sep="\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from plotly.subplots import make_subplots
 
 import sim
+from sim import resources
 from sim import figures
 from sim.config import ConfigError, SimConfig, iter_params, validate
 from sim.experiments.compare import REPORT_CSS, markdown
@@ -526,6 +527,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT) from None
     out = args.out or Path("sensitivity") / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    if problem := resources.writable_problem(out, "folder"):  # before hours of simulation, not after
+        print(f"{PROG}: error: --out={out} is invalid: {problem}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
     print(f"[sensitivity] {len(p.cfgs)} design points × {len(p.arms)} arm(s), {args.workers} worker(s)", file=sys.stderr)
     start = time.monotonic()
     seeds = getattr(args, "seed_list", None)

@@ -1,21 +1,27 @@
 """Sweeps: resume from finished jobs, isolate failures, show progress.
 
 Job side (called from the Hydra task in each job's process, whatever the launcher):
+* a job whose own folder already holds a finished result of its configuration that passes its
+  manifest (the same command re-run into the same fixed `hydra.sweep.dir`) is kept in place;
 * every finished job is indexed in `run.cache_dir` under a key made of its config hash, the
   package version and the git commit; a later job with the same key (for example the same
   multirun command run again, into a new sweep folder) hard-links the finished files into its
-  own folder instead of simulating — `reused.json` says where from;
+  own folder instead of simulating — `reused.json` says where from. Only sources that pass their
+  manifest are reused; an edited, truncated or unverifiable one is simulated again;
 * a job that fails writes `failure.json` (its overrides and the error) and returns, so the
   launcher goes on with the other jobs.
 
 Sweep side (`SweepCallback`, a Hydra callback in the launching process): checks every swept
-value before any job starts, shows runs done/total and an ETA while jobs finish (it watches
+value and every pair of values of two swept keys before any job starts (`check_values`), shows runs done/total and an ETA while jobs finish (it watches
 the sweep folder, so it works for local, joblib, SLURM and Ray launchers alike), and at the end
 reports how many jobs were simulated, reused or failed, listing each failure with its overrides.
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import json
+import math
 import os
 import shutil
 import sys
@@ -25,16 +31,18 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import RangeSweep
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 import sim
+from sim import manifest
 from sim.presets import compose_config
-from sim.recorder import write_text_atomic
+from sim.recorder import RESULT_FILES, write_text_atomic
 
 JOBS_FILE = ".alsim-jobs.json"  # the sweep's job list, for batched jobs (`run.batch_size`)
-RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "summary.json")
 FAILURE = "failure.json"
 REUSED = "reused.json"
 
@@ -54,11 +62,32 @@ def find_finished(cache_dir: Path, key: str, config_hash: str) -> Path | None:
     entry = cache_dir / f"{key}.json"
     try:
         run_dir = Path(json.loads(entry.read_text(encoding="utf-8"))["run_dir"])
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    complete = summary.get("config_hash") == config_hash and all((run_dir / f).is_file() for f in RESULT_FILES)
-    return run_dir if complete else None
+    return run_dir if is_finished(run_dir, config_hash) else None
+
+
+def is_finished(run_dir: Path, config_hash: str) -> bool:
+    """True if run_dir holds a complete result of this configuration that passes its manifest.
+
+    Only manifest-verified folders count: an edited or truncated file, or a folder without a manifest
+    (its files cannot be checked), is simulated again rather than reused.
+    """
+    if (run_dir / FAILURE).exists():
+        return False
+    try:
+        summary = manifest.load_summary(run_dir / "summary.json")
+    except (OSError, ValueError):
+        return False
+    if summary.get("config_hash") != config_hash or not all((run_dir / f).is_file() for f in RESULT_FILES):
+        return False
+    return manifest.verify(run_dir).status == manifest.VERIFIED
+
+
+def clear_outcome(out_dir: Path) -> None:
+    """Before a job simulates into its folder again: forget an earlier failure or reuse note there."""
+    for name in (FAILURE, REUSED):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def register(cache_dir: Path, key: str, run_dir: Path) -> None:
@@ -78,6 +107,11 @@ def reuse(source: Path, out_dir: Path) -> None:
             shutil.copy2(src, tmp)
         os.replace(tmp, dst)
     _write_json(out_dir / REUSED, {"source": str(source.resolve())})
+
+
+def keep_in_place(out_dir: Path) -> None:
+    """A re-run sweep found this job already finished and verified in its own folder: keep it as it is."""
+    _write_json(out_dir / REUSED, {"source": str(out_dir.resolve()), "kept_in_place": True})
 
 
 def record_failure(out_dir: Path, overrides: list[str], exc: BaseException) -> None:
@@ -142,31 +176,108 @@ def sweep_overrides(config: DictConfig) -> list[str]:
     return [f"{k}={v}" for k, v in params.items() if k not in given] + task
 
 
-def expand(overrides: list[str]) -> list[tuple[str, list[str]]]:
-    """(key, values) for every override; a plain override has one value."""
+def _range_values(sweep: RangeSweep) -> tuple[list[str], int]:
+    """A range's two ends (as Hydra would write them) and its length, without listing what lies between."""
+    start, stop, step = sweep.start, sweep.stop, sweep.step
+    n = max(0, math.ceil((stop - start) / step)) if step else 0
+    ends = [start, start + (n - 1) * step] if n else []
+    return list(dict.fromkeys(str(x) for x in ends)), n
+
+
+def expand_counted(overrides: list[str]) -> list[tuple[str, list[str], int]]:
+    """(key, values to check, number of values) for every override; a plain override has one value.
+
+    A `range(...)` is represented by its two ends: bounds are intervals, so if both ends pass so does
+    every value between (this keeps `seed=range(0,100000000)` instant).
+    """
     out = []
     for o in OverridesParser.create().parse_overrides(overrides=overrides):
         key = o.get_key_element()
-        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
-        out.append((key, values))
+        if isinstance(o.value(), RangeSweep):  # shuffled or not: the same values
+            values, n = _range_values(o.value())
+        elif o.is_sweep_override():
+            values = list(o.sweep_string_iterator())
+            n = len(values)
+        else:
+            values, n = [o.get_value_element_as_str()], 1
+        out.append((key, values, n))
     return out
+
+
+def expand(overrides: list[str]) -> list[tuple[str, list[str]]]:
+    """(key, distinct values to check) for every override (see expand_counted)."""
+    return [(k, list(dict.fromkeys(v))) for k, v, _ in expand_counted(overrides)]
 
 
 def count_jobs(overrides: list[str]) -> int:
     n = 1
-    for _, values in expand(overrides):
-        n *= len(values)
+    for _, _, count in expand_counted(overrides):
+        n *= count
     return n
 
 
+class _PointChecker:
+    """Validates sweep points quickly: Hydra composes each distinct choice of config groups once, plain
+    values are then set on a copy; a point that fails is composed in full again for the canonical message."""
+
+    def __init__(self, keys: list[str], base: list[str]):
+        self.keys, self.base = keys, base
+        self._composed: dict[tuple[str, ...], Any] = {}
+
+    def _plain(self, key: str, cfg) -> bool:
+        if key[:1] in "+~" or key.startswith("hydra"):
+            return False
+        try:
+            node = OmegaConf.select(cfg, key, throw_on_missing=False)
+        except Exception:  # noqa: BLE001 - not a plain value path
+            return False
+        return node is not None and not OmegaConf.is_config(node)
+
+    def check(self, point: list[str]) -> None:
+        from sim.config import ConfigError, validate
+
+        base = self._composed.get(tuple(self.base))
+        if base is None:
+            base = self._composed[tuple(self.base)] = OmegaConf.structured(compose_config(self.base))
+        plain = {i for i, k in enumerate(self.keys) if self._plain(k, base)}
+        groups = tuple(point[i] if i not in plain else self.base[i] for i in range(len(point)))
+        try:
+            cfg = self._composed.get(groups)
+            if cfg is None:
+                cfg = self._composed[groups] = OmegaConf.structured(compose_config(list(groups)))
+            cfg = copy.deepcopy(cfg)
+            for i in plain:
+                OmegaConf.update(cfg, self.keys[i], yaml.safe_load(point[i].split("=", 1)[1]), merge=False)
+            validate(OmegaConf.to_object(cfg))
+        except ConfigError:
+            compose_config(point)  # the exact composition alsim will use decides, and words the error
+            raise
+        except Exception:  # noqa: BLE001 - a value the quick path cannot set: compose it in full
+            compose_config(point)
+
+
 def check_values(overrides: list[str]) -> None:
-    """Compose the sweep's base point and each swept value alone; raise ConfigError on the first bad one."""
+    """Raise ConfigError on the first bad sweep point, before any job runs.
+
+    Checked: the base point, each distinct value of each key alone, and every pair of values of two swept
+    keys (cross-key rules such as `n_infusions > 1` needs `interval_days > 0`). Not the full product, so a
+    sweep of millions of jobs is checked in seconds; a rule that needs three keys to fail at once is
+    caught when that job starts (it fails alone, recorded in failure.json).
+    """
     items = expand(overrides)
+    keys = [k for k, _ in items]
     base = [f"{k}={v[0]}" for k, v in items]
-    compose_config(base)
+    checker = _PointChecker(keys, base)
+    checker.check(base)
     for i, (key, values) in enumerate(items):
         for value in values[1:]:
-            compose_config(base[:i] + [f"{key}={value}"] + base[i + 1:])
+            checker.check(base[:i] + [f"{key}={value}"] + base[i + 1:])
+    swept = [i for i, (_, values) in enumerate(items) if len(values) > 1]
+    for a, b in itertools.combinations(swept, 2):
+        for va, vb in itertools.product(items[a][1][1:], items[b][1][1:]):
+            point = list(base)
+            point[a], point[b] = f"{keys[a]}={va}", f"{keys[b]}={vb}"
+            checker.check(point)
 
 
 def scan(sweep_dir: Path) -> dict[str, list[Path]]:
