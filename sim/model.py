@@ -13,7 +13,9 @@ One step (default 1 h) in this order:
 Infusions are Mesa events scheduled at their hour. Random numbers come from one independent
 stream per process (spawned from one SeedSequence), so a treated arm with zero dose reproduces
 the control arm exactly and treated/control pairs share all draws treatment does not touch.
-The biology lives in the modules named above; this class keeps only the wiring and the step order.
+The biology lives in the modules named above; this class keeps the wiring (set-up, environment, read-outs).
+The step itself is run by the batched engine, `sim.cohort`, for many models at once; `step()` runs it for
+this model alone (a cohort of one), so a model stepped alone and in a cohort compute the same numbers.
 """
 from __future__ import annotations
 
