@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, SimConfig, validate
 from sim.experiments import sweep
+from sim.help import register_resolvers
 from sim.model import NumericalError
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
 from sim.recorder import nearest_existing
@@ -214,6 +215,7 @@ def _single_run_overrides(argv: list[str]) -> list[str] | None:
 
 
 def main() -> None:
+    register_resolvers()  # the generated parts of `alsim --help` (sim/help.py)
     overrides = _single_run_overrides(sys.argv[1:])
     if overrides is not None:
         try:

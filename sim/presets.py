@@ -17,6 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, ManipulationConfig, SimConfig, validate
+from sim.help import all_keys, suggestion
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 ConfigStore.instance().store(name="base_config", node=SimConfig)
@@ -44,7 +45,8 @@ def _check_group_choices(overrides: list[str]) -> None:
         if ov.startswith("~") and not key.startswith("hydra") and not (CONFIG_DIR / key).is_dir():
             raise ConfigError(f"~{key} is invalid: a parameter cannot be deleted; give it a value instead ({key}=…)")
         if sep and not key.startswith("hydra") and (CONFIG_DIR / key).is_dir() and value not in group_options(key):
-            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}")
+            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}"
+                              + suggestion(value, group_options(key)))
         if sep and key == "experiment" and not ov.startswith("+"):
             raise ConfigError(f"experiment={value} is invalid: a preset is added with a plus, +experiment={value}")
 
@@ -68,7 +70,17 @@ def check_known_keys(cfg: DictConfig) -> None:
     """Hydra lets `+key=value` add a key (also `+treatment.foo=1`); the model would silently ignore it, so refuse it."""
     unknown = _unknown_keys(cfg, SimConfig())
     if unknown:
-        raise ConfigError(f"{unknown[0]} is not a known parameter (the full list is in docs/parameters.md)")
+        raise ConfigError(unknown_key_message(unknown[0]))
+
+
+def _groups() -> list[str]:
+    return sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+
+
+def unknown_key_message(key: str) -> str:
+    """One line for a key the configuration does not have, with the closest known key or config group."""
+    return (f"{key} is not a known parameter{suggestion(key, [*all_keys(), *_groups()])} "
+            "(the full list is in docs/parameters.md)")
 
 
 def _one_line(exc: Exception, overrides: list[str]) -> str:
@@ -79,7 +91,7 @@ def _one_line(exc: Exception, overrides: list[str]) -> str:
         k = key.group(1)
         given = next((ov.partition("=")[2] for ov in overrides if ov.lstrip("+~").partition("=")[0] == k), "?")
         if "not in struct" in text or re.search(r"Key '\w+' not in", text):
-            return f"{k} is not a known parameter (the full list is in docs/parameters.md)"
+            return unknown_key_message(k)
         if "is not a subclass of" in text:
             return f"{k}={given} is invalid: {k} is a group of parameters, not one value (set {k}.<name>=…; see docs/parameters.md)"
         if "is not Optional" in text:
