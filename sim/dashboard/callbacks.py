@@ -11,6 +11,8 @@ import reprlib
 import threading
 from pathlib import Path
 
+import pandas as pd
+
 from dash import Dash, Input, Output, State, ctx, no_update
 
 from sim import figures
@@ -242,4 +244,10 @@ def scenario_text(label: str, row) -> str:
           else f"[{row['t50_delay_ci_low_days']:+.2f}, {row['t50_delay_ci_high_days']:+.2f}] d")
     mean = "n/a" if math.isnan(row["t50_delay_mean_days"]) else f"{'≥ ' if row['n_censored'] > 0 else ''}{row['t50_delay_mean_days']:+.2f} d"
     return (f"{label}: mean paired T50 delay {mean}, 95 % CI {ci}, over {int(row['n_seeds'])} seed(s) "
-            f"({int(row['n_censored'])} censored). Reading: {row['reading']}.")
+            f"({int(row['n_censored'])} censored{_not_eligible(row)}). Reading: {row['reading']}.")
+
+
+def _not_eligible(row) -> str:
+    """`, 3 not eligible`: seeds past end stage before the first infusion (sim.eligibility), left out of the statistics."""
+    n = row.get("n_not_eligible", 0) if hasattr(row, "get") else 0
+    return f", {int(n)} not eligible (end stage before the first infusion; left out)" if n and not pd.isna(n) else ""
