@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.io as pio
+import plotly.graph_objects as go
 from scipy import stats
 
 import sim
 from sim import figures
+from sim.export import FORMATS, ExportError, browser, write_figures
+from sim.page import figure_html, plotly_loader
 from sim.eligibility import eligible
 from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
@@ -281,16 +283,25 @@ def _html_table(table: pd.DataFrame) -> str:
 def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame, seed: int, sources: list[Path],
                   contrasts: pd.DataFrame | None = None, scale_days: float | None = None) -> str:
     """The self-contained HTML report: notice banner, effects table, contrasts, heatmap, survival curves, per-seed effects."""
-    table, same = display_table(effects, dataset.scenario_cols)
+    return _page(dataset, effects, seed, sources, contrasts, report_figures(dataset, effects, paired, scale_days))
+
+
+def report_figures(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
+                   scale_days: float | None = None) -> list[tuple[str, go.Figure]]:
+    """The report's figures with their titles (the HTML report and `--figures` both use them)."""
     paired = paired[paired["eligible"]] if "eligible" in paired else paired
     other = [c for c in dataset.scenario_cols if c not in (figures.DOSE, figures.START)]
     bands = effects["noise_band_days"].unique() if len(effects) else []
     band = float(bands[0]) if len(bands) == 1 and not pd.isna(bands[0]) else None  # only if it holds for every row
-    figs = [(figures.heatmap_title(effects, other), figures.delay_heatmap(effects, other, scale_days)),
+    return [(figures.heatmap_title(effects, other), figures.delay_heatmap(effects, other, scale_days)),
             ("Survival curves per scenario", figures.survival_curves(dataset.timeseries, dataset.scenario_cols)),
             ("Paired effects per seed", figures.effect_distribution(paired, dataset.scenario_cols, band))]
-    parts = [f"<h2>{html.escape(t)}</h2>" + pio.to_html(f, include_plotlyjs=(i == 0), full_html=False)
-             for i, (t, f) in enumerate(figs)]
+
+
+def _page(dataset: Dataset, effects: pd.DataFrame, seed: int, sources: list[Path], contrasts: pd.DataFrame | None,
+          figs: list[tuple[str, go.Figure]]) -> str:
+    table, same = display_table(effects, dataset.scenario_cols)
+    parts = [f"<h2>{html.escape(t)}</h2>" + figure_html(f) for t, f in figs]
     runs = dataset.runs
     notice = f'<div class="notice" role="note">{html.escape(sim.NOTICE)}</div>'
     summary = (f"{len(runs)} runs ({int(runs['treatment_enabled'].astype(bool).sum())} paired treated/control), "
@@ -303,7 +314,7 @@ def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
         "<h2>Effects per scenario</h2>", f"<p>Same in every row: {html.escape(same)}</p>" if same else "",
         _html_table(table), "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(effects, runs, seed)) + "</ul>",
         *_contrast_html(contrasts),
-        *parts, notice, "</body></html>"])
+        *parts, notice, plotly_loader(), "</body></html>"])
 
 
 def _contrast_html(contrasts: pd.DataFrame | None) -> list[str]:
@@ -369,6 +380,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--color-range", type=_days_range, metavar="DAYS",
                    help=f"colour scale of the delay heatmap, ±DAYS (default: the fixed ±{figures.HEATMAP_SCALE_DAYS:g} d of "
                         "every report, so colours compare between reports)")
+    p.add_argument("--figures", choices=FORMATS, help="also write each figure of the report as a file in OUT/figures/")
     p.add_argument("--contrast", action="append", default=[], metavar="KEY=A:B",
                    help="also compare scenario B with scenario A of a swept KEY (e.g. n_infusions=1:4, "
                         "disease=sod1_g93a_mouse:human_sporadic): the per-seed effect in B minus A, paired by seed "
@@ -443,7 +455,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         dataset, skipped, warnings = collect(args.dirs, args.group_by)
         _check_out(out)
-    except CompareError as exc:
+        if args.figures:
+            browser()  # refuse before writing anything if figures cannot be exported here
+    except (CompareError, ExportError) as exc:
         _say("error", str(exc))
         raise SystemExit(EXIT_REFUSED) from None
     for s in skipped:
@@ -460,6 +474,12 @@ def main(argv: list[str] | None = None) -> None:
     report = render_report(dataset, effects, paired, args.seed, args.dirs, contrasts, args.color_range)
     try:
         written = write_outputs(out, dataset, effects, report, contrasts)
+        if args.figures:
+            written += write_figures(report_figures(dataset, effects, paired, args.color_range), out / "figures",
+                                     args.figures)
+    except ExportError as exc:
+        _say("error", f"{exc}; the tables and report.html were written")
+        raise SystemExit(EXIT_WRITE_FAILED) from None
     except OSError as exc:
         _say("error", f"could not write into {out}: {exc.strerror or exc}; nothing was written")
         raise SystemExit(EXIT_WRITE_FAILED) from None
