@@ -43,7 +43,8 @@ class Contrast:
 
     @property
     def label(self) -> str:
-        return f"{self.column}: {self.b} − {self.a}"
+        from sim.figures import fmt_value
+        return f"{self.column}: {fmt_value(self.b)} − {fmt_value(self.a)}"
 
 
 def parse(text: str) -> tuple[str, str, str]:
