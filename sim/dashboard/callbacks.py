@@ -116,7 +116,8 @@ def register(app: Dash, manager: RunManager, results: Path | None, run_overrides
         return load_run_folder(folder), origin
 
     @app.callback(Output("job", "data"), Output("run-message", "children"), Output("poll", "disabled"),
-                  Output("run-button", "disabled"),
+                  Output("run-button", "disabled"), Output("shown", "data", allow_duplicate=True),
+                  Output("run-status", "children", allow_duplicate=True), Output("progress", "value", allow_duplicate=True),
                   Input("run-button", "n_clicks"),
                   State("session", "data"), State("disease", "value"), State("dose", "value"), State("start-day", "value"),
                   State("n-infusions", "value"), State("interval", "value"), State("seed", "value"),
@@ -127,8 +128,9 @@ def register(app: Dash, manager: RunManager, results: Path | None, run_overrides
             cfg = validated_config(overrides)
             job = manager.submit(session, cfg, overrides)
         except (InputError, ConfigError, Busy) as exc:
-            return no_update, f"Not run: {exc}", no_update, no_update
-        return {"job": job.id}, "", False, True
+            # the previous run's summary, curves and "done in …" would read as the result of these inputs: clear them
+            return no_update, f"Not run: {exc}", no_update, no_update, None, "no result for these inputs", 0
+        return {"job": job.id}, "", False, True, no_update, no_update, no_update
 
     @app.callback(Output("progress", "value"), Output("run-status", "children"), Output("poll", "disabled", allow_duplicate=True),
                   Output("shown", "data"), Output("run-button", "disabled", allow_duplicate=True),
