@@ -3,14 +3,16 @@ counted as not eligible and left out of every effect statistic; a T50 before day
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sim.dashboard.callbacks import scenario_text
+from sim.dashboard.callbacks import scenario_text, sweep_notes
+from sim.dashboard.sweeps import Sweep
 from sim.eligibility import day_note, eligible, not_eligible_reason
-from sim.experiments import compare, contrast
+from sim.experiments import compare
 from sim.run import summary_table
 
 CLOCK = "days since the reference individual's symptom onset"
@@ -70,9 +72,13 @@ def test_contrast_uses_eligible_seeds_only():
     assert table.iloc[0].n_pairs == 4 and table.iloc[0].t50_delay_difference_mean_days == pytest.approx(1.0)
 
 
-def test_dashboard_scenario_text_counts_not_eligible():
-    row = compare.effects_table(compare.per_seed_effects(human_runs(), SCENARIO), SCENARIO).iloc[0]
-    assert "2 not eligible" in scenario_text("2e6 cells/kg", row)
+def test_dashboard_scenario_text_and_sweep_notes_count_not_eligible():
+    runs = human_runs()
+    effects = compare.effects_table(compare.per_seed_effects(runs, SCENARIO), SCENARIO)
+    assert "2 not eligible" in scenario_text("2e6 cells/kg", effects.iloc[0])
+    sweep = Sweep(Path("."), runs, pd.DataFrame(), effects, SCENARIO, "test")
+    notes = sweep_notes(sweep)
+    assert CLOCK in notes and "2 seed(s) not eligible" in notes
 
 
 def _summary(control_end: float, t50: float) -> dict:

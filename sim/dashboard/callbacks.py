@@ -208,7 +208,7 @@ def register_sweep(app: Dash, results: Path) -> None:
         except Exception as exc:  # an unreadable file must not take the page down
             text = f"cannot read this sweep: {type(exc).__name__}: {str(exc)[:200]}"
             return figures.message_figure(text), text, ""
-        info = f"{len(sweep.runs)} runs, {len(sweep.effects)} treated scenario(s); {sweep.source}."
+        info = f"{len(sweep.runs)} runs, {len(sweep.effects)} treated scenario(s); {sweep.source}." + sweep_notes(sweep)
         return sweep.heatmap(), "", info
 
     @app.callback(Output("graph-scenario", "figure"), Output("scenario-text", "children"),
@@ -236,6 +236,16 @@ def register_sweep(app: Dash, results: Path) -> None:
         if not run_id:
             return no_update, no_update
         return {"sweep": relative, "run": run_id}, "run"
+
+
+def sweep_notes(sweep: sweeps.Sweep) -> str:
+    """The sweep's clock(s) and how many seeds were not eligible (past end stage before the first infusion)."""
+    clocks = sorted(map(str, sweep.runs["clock"].dropna().unique())) if "clock" in sweep.runs else []
+    text = f" Days on the clock: {'; '.join(clocks)}." if clocks else ""
+    n = int(sweep.effects["n_not_eligible"].fillna(0).sum()) if "n_not_eligible" in sweep.effects else 0
+    if n:
+        text += f" {n} seed(s) not eligible (end stage before the first infusion), left out of the delays."
+    return text
 
 
 def scenario_text(label: str, row) -> str:
