@@ -119,14 +119,19 @@ def commands_text() -> str:
 def suggestion(word: str, choices: list[str] | tuple[str, ...]) -> str:
     """` (did you mean X?)` for the closest choice, or '' when none is close.
 
-    A dotted key is matched as a whole and by its last part, so `treatment.dose_cell_per_kg` and
-    `dose_cells_per_kg` both find `treatment.dose_cells_per_kg`.
+    A dotted key is matched within its own section first (`treatment.dose_cell_per_kg` finds
+    `treatment.dose_cells_per_kg`; `calibration.a` finds nothing, however much of the name is shared); a key in
+    an unknown section is matched as a whole (`treatmnt.seed`), and a bare name also by the last part of every
+    key (`dose_cells_per_kg`).
     """
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
-    if not close:
+    prefix, _, leaf = word.rpartition(".")
+    siblings = {c.rpartition(".")[2]: c for c in choices if c.rpartition(".")[0] == prefix}
+    close = [siblings[m] for m in difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.75)]
+    if not close and not (prefix and siblings):
+        close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75) if prefix else []
+    if not close and not prefix:
         by_leaf = {c.rsplit(".", 1)[-1]: c for c in choices}
-        leaf = difflib.get_close_matches(word.rsplit(".", 1)[-1], list(by_leaf), n=1, cutoff=0.8)
-        close = [by_leaf[leaf[0]]] if leaf else []
+        close = [by_leaf[m] for m in difflib.get_close_matches(word, list(by_leaf), n=1, cutoff=0.8)]
     return f" (did you mean {close[0]}?)" if close and close[0] != word else ""
 
 
