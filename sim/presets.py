@@ -1,6 +1,6 @@
 """Hydra presets: compose and validate one run's configuration from overrides, with no side effects.
 
-The config groups in `sim/configs/` (disease, treatment, domain, knockout, manipulation, experiment) are
+The config groups in `configs/` (top level) (disease, treatment, domain, knockout, manipulation, experiment) are
 composed over the dataclasses in `sim.config` exactly as `alsim` composes them; `compose_config` is what
 the command line, a sweep's pre-check, the dashboard and the tests all use, so a bad value is refused the
 same way everywhere (one line naming the key and the allowed range).
@@ -19,7 +19,17 @@ from omegaconf import DictConfig, OmegaConf
 from sim.config import ConfigError, ManipulationConfig, SimConfig, validate
 from sim.help import all_keys, suggestion
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+def find_config_dir() -> Path:
+    """Hydra's config tree: `configs/` at the top of a source checkout (also what an editable install uses), or,
+    in an installed wheel, the same tree packaged as `sim/configs/` (pyproject maps one onto the other)."""
+    packaged, source = Path(__file__).parent / "configs", Path(__file__).parent.parent / "configs"
+    for folder in (packaged, source):
+        if (folder / "config.yaml").is_file():
+            return folder
+    raise RuntimeError(f"alsim's config tree is missing: neither {packaged} nor {source} holds config.yaml")
+
+
+CONFIG_DIR = find_config_dir()
 ConfigStore.instance().store(name="base_config", node=SimConfig)
 
 
@@ -33,7 +43,7 @@ def preset_values(group: str) -> dict[str, dict]:
 
 
 def manipulation_preset(name: str) -> ManipulationConfig:
-    """The manipulation preset `name` (sim/configs/manipulation/<name>.yaml) as a config section."""
+    """The manipulation preset `name` (configs/manipulation/<name>.yaml) as a config section."""
     if name not in group_options("manipulation"):
         raise ConfigError(f"manipulation={name} is invalid: allowed values are {', '.join(group_options('manipulation'))}")
     return ManipulationConfig(**preset_values("manipulation")[name])

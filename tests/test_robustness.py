@@ -273,7 +273,7 @@ def test_a_course_of_too_many_cells_is_refused():
 
 # =========================================================================== experiment presets
 PRESETS = group_options("experiment")
-GROUP_DIRS = {p.name for p in (Path(__file__).resolve().parent.parent / "sim" / "configs").iterdir() if p.is_dir()}
+GROUP_DIRS = {p.name for p in (Path(__file__).resolve().parent.parent / "configs").iterdir() if p.is_dir()}
 
 
 def preset_sweep(name: str) -> dict[str, list]:
