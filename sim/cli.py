@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sim import lifeline
 from sim.config import ConfigError, SimConfig, validate
+from sim.help import register_resolvers
 from sim.presets import CONFIG_DIR, check_known_keys, compose_config
 from sim.treatment import course_warning
 
@@ -326,6 +327,7 @@ def _single_run_overrides(argv: list[str]) -> list[str] | None:
 def main() -> None:
     lifeline.terminate_cleanly()  # SIGTERM unwinds like Ctrl-C: spools and half-written files are removed
     lifeline.mark_launcher()
+    register_resolvers()  # the generated parts of `alsim --help` (sim/help.py)
     overrides = _single_run_overrides(sys.argv[1:])
     if overrides is not None:
         try:

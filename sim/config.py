@@ -1,6 +1,6 @@
 """Structured configuration: one dataclass per part of the model, every parameter documented.
 
-Hydra composes YAML presets (`sim/configs/`) on top of these dataclasses; `validate` checks
+Hydra composes YAML presets (`configs/`) on top of these dataclasses; `validate` checks
 hard bounds and cross-field rules and raises `ConfigError` with one line naming the key and the
 allowed range. `sim.docs` renders the same metadata as `docs/parameters.md`.
 
@@ -474,7 +474,7 @@ class ManipulationConfig:
     """An in-silico equivalent of a published experiment that changes the glial or immune environment.
 
     Multipliers on the untouched model (1 = unchanged), acting on both arms from `start_day` on. Each preset in
-    sim/configs/manipulation/ stands for a row of experiments/calibration/manipulations.csv and says in its
+    configs/manipulation/ stands for a row of experiments/calibration/manipulations.csv and says in its
     comments which parts of the mapping are measured and which are assumptions. Never an MSC effect.
     """
 

@@ -103,15 +103,36 @@ def _heatmap_trace(panel: pd.DataFrame, doses: list[str], starts: list[str]) -> 
                        "<br>%{customdata[3]}<extra></extra>"))
 
 
-def delay_heatmap(effects: pd.DataFrame, facet_cols: Iterable[str] = (), min_range_days: float = 1.0) -> go.Figure:
+# One fixed colour scale for every heatmap, so the same delay has the same colour in every report and on the
+# dashboard (a scale fitted to each sweep made +0.26 d white in one report and blue in another). ±10 d covers
+# the modeled mouse delays and the ±6 d between-animal noise band; larger values saturate (their number is
+# printed in the cell). `alsim-compare --color-range DAYS` asks for another range.
+HEATMAP_SCALE_DAYS = 10.0
+KEY_NAMES = {DOSE: "dose", START: "first infusion day", "n_infusions": "number of infusions",
+             "interval_days": "interval between infusions", "disease": "disease preset"}
+
+
+def key_name(column: str) -> str:
+    """A scenario column in words (for titles)."""
+    return KEY_NAMES.get(column, column)
+
+
+def heatmap_title(effects: pd.DataFrame, facet_cols: Iterable[str]) -> str:
+    """The heatmap's title, naming the keys that vary (dose and first infusion day only when they do)."""
+    keys = varying(effects, [DOSE, START, *facet_cols]) if len(effects) else []
+    by = " and ".join(key_name(k) for k in keys)
+    return "Mean paired T50 delay (treated − control, days)" + (f" by {by}" if by else ", one scenario")
+
+
+def delay_heatmap(effects: pd.DataFrame, facet_cols: Iterable[str] = (), scale_days: float | None = None) -> go.Figure:
     """Mean paired T50 delay on a dose × first-infusion-day grid, one panel per other scenario.
 
-    Drawn even for a single dose or start day (a one-row or one-column grid). The colour scale
-    is symmetric around zero, so "no modeled slowing" is the neutral colour, and spans at least
-    ±min_range_days (e.g. the between-animal noise band), so a fraction of a day does not get
-    the full colour of a large effect.
+    Drawn even for a single dose or start day (a one-row or one-column grid). The colour scale is symmetric
+    around zero, so "no modeled slowing" is the neutral colour, and fixed (±HEATMAP_SCALE_DAYS unless
+    `scale_days` is given), so a colour means the same number of days in every figure; the figure says so.
     """
-    title = "Mean paired T50 delay (treated − control, days) by dose and first infusion day"
+    facet_cols = list(facet_cols)
+    title = heatmap_title(effects, facet_cols)
     if effects.empty:
         return _empty(title, "no treated runs: no paired effects to show")
     facet_cols = varying(effects, facet_cols)
@@ -123,11 +144,11 @@ def delay_heatmap(effects: pd.DataFrame, facet_cols: Iterable[str] = (), min_ran
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.15)
     for k, (_, panel) in enumerate(panels):
         fig.add_trace(_heatmap_trace(panel, doses, starts), row=k // cols + 1, col=k % cols + 1)
-    bound = float(np.nanmax(np.abs(effects["t50_delay_mean_days"]))) if effects["t50_delay_mean_days"].notna().any() else 0.0
-    bound = max(bound, min_range_days)
+    bound = float(scale_days) if scale_days else HEATMAP_SCALE_DAYS
     fig.update_layout(title=title, height=max(320, 60 * len(doses) * rows + 180),
                       coloraxis={"colorscale": "RdBu", "cmin": -bound, "cmax": bound, "cmid": 0,
-                                 "colorbar": {"title": {"text": "days"}}})
+                                 "colorbar": {"title": {"text": f"days<br>(fixed scale<br>±{bound:g} d;<br>beyond:<br>"
+                                                                "full colour)"}}})
     fig.update_annotations(font_size=12)
     fig.update_xaxes(title_text="first infusion day", type="category")
     fig.update_yaxes(title_text="dose (cells/kg)", type="category")

@@ -2,7 +2,7 @@
 
 Each published experiment in experiments/calibration/manipulations.csv (a knock-out, a bone-marrow
 transplant, a drug, a cell transfer) has an in-silico equivalent: multipliers on the untouched model from a
-start day on (`ManipulationConfig`, presets in sim/configs/manipulation/). A manipulation acts on both arms
+start day on (`ManipulationConfig`, presets in configs/manipulation/). A manipulation acts on both arms
 of a run, like a genotype or a co-treatment; it is how the calibration asks the model what the study
 measured (`sim.experiments.manipulations`). The untouched disease has every multiplier at 1.
 """

@@ -1,6 +1,6 @@
 """Hydra presets: compose and validate one run's configuration from overrides, with no side effects.
 
-The config groups in `sim/configs/` (disease, treatment, domain, knockout, manipulation, experiment) are
+The config groups in `configs/` (top level) (disease, treatment, domain, knockout, manipulation, experiment) are
 composed over the dataclasses in `sim.config` exactly as `alsim` composes them; `compose_config` is what
 the command line, a sweep's pre-check, the dashboard and the tests all use, so a bad value is refused the
 same way everywhere (one line naming the key and the allowed range).
@@ -17,8 +17,19 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
 from sim.config import ConfigError, ManipulationConfig, SimConfig, validate
+from sim.help import all_keys, suggestion
 
-CONFIG_DIR = Path(__file__).parent / "configs"
+def find_config_dir() -> Path:
+    """Hydra's config tree: `configs/` at the top of a source checkout (also what an editable install uses), or,
+    in an installed wheel, the same tree packaged as `sim/configs/` (pyproject maps one onto the other)."""
+    packaged, source = Path(__file__).parent / "configs", Path(__file__).parent.parent / "configs"
+    for folder in (packaged, source):
+        if (folder / "config.yaml").is_file():
+            return folder
+    raise RuntimeError(f"alsim's config tree is missing: neither {packaged} nor {source} holds config.yaml")
+
+
+CONFIG_DIR = find_config_dir()
 ConfigStore.instance().store(name="base_config", node=SimConfig)
 
 
@@ -32,7 +43,7 @@ def preset_values(group: str) -> dict[str, dict]:
 
 
 def manipulation_preset(name: str) -> ManipulationConfig:
-    """The manipulation preset `name` (sim/configs/manipulation/<name>.yaml) as a config section."""
+    """The manipulation preset `name` (configs/manipulation/<name>.yaml) as a config section."""
     if name not in group_options("manipulation"):
         raise ConfigError(f"manipulation={name} is invalid: allowed values are {', '.join(group_options('manipulation'))}")
     return ManipulationConfig(**preset_values("manipulation")[name])
@@ -44,7 +55,8 @@ def _check_group_choices(overrides: list[str]) -> None:
         if ov.startswith("~") and not key.startswith("hydra") and not (CONFIG_DIR / key).is_dir():
             raise ConfigError(f"~{key} is invalid: a parameter cannot be deleted; give it a value instead ({key}=…)")
         if sep and not key.startswith("hydra") and (CONFIG_DIR / key).is_dir() and value not in group_options(key):
-            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}")
+            raise ConfigError(f"{key}={value} is invalid: allowed values are {', '.join(group_options(key))}"
+                              + suggestion(value, group_options(key)))
         if sep and key == "experiment" and not ov.startswith("+"):
             raise ConfigError(f"experiment={value} is invalid: a preset is added with a plus, +experiment={value}")
 
@@ -68,7 +80,17 @@ def check_known_keys(cfg: DictConfig) -> None:
     """Hydra lets `+key=value` add a key (also `+treatment.foo=1`); the model would silently ignore it, so refuse it."""
     unknown = _unknown_keys(cfg, SimConfig())
     if unknown:
-        raise ConfigError(f"{unknown[0]} is not a known parameter (the full list is in docs/parameters.md)")
+        raise ConfigError(unknown_key_message(unknown[0]))
+
+
+def _groups() -> list[str]:
+    return sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+
+
+def unknown_key_message(key: str) -> str:
+    """One line for a key the configuration does not have, with the closest known key or config group."""
+    return (f"{key} is not a known parameter{suggestion(key, [*all_keys(), *_groups()])} "
+            "(the full list is in docs/parameters.md)")
 
 
 def _one_line(exc: Exception, overrides: list[str]) -> str:
@@ -79,7 +101,7 @@ def _one_line(exc: Exception, overrides: list[str]) -> str:
         k = key.group(1)
         given = next((ov.partition("=")[2] for ov in overrides if ov.lstrip("+~").partition("=")[0] == k), "?")
         if "not in struct" in text or re.search(r"Key '\w+' not in", text):
-            return f"{k} is not a known parameter (the full list is in docs/parameters.md)"
+            return unknown_key_message(k)
         if "is not a subclass of" in text:
             return f"{k}={given} is invalid: {k} is a group of parameters, not one value (set {k}.<name>=…; see docs/parameters.md)"
         if "is not Optional" in text:

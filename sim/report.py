@@ -10,15 +10,20 @@ bottom. The figures are the same functions the dashboard calls (`RunData.curve_f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import sys
 from pathlib import Path
 
-import plotly.io as pio
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 
 import sim
 from sim import figures, manifest, resources
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
+from sim.export import FORMATS, ExportError, browser, write_figures
+from sim.page import figure_html, plotly_loader
 from sim.recorder import write_text_atomic
 from sim.run import summary_table
 
@@ -31,20 +36,59 @@ pre { background: #f6f6f6; padding: .8rem; white-space: pre-wrap; }
 """
 
 
-def render(data: RunData, field_name: str = "tnf") -> str:
-    """The report's HTML text."""
+# The tissue map's animation frames make most of a report's size: every frame holds each arm's whole field
+# grid and agents. A long human course has ~600 weekly snapshots (an 18 MB report); a report keeps at most
+# this many grid values over all its frames, and never more than MAX_FRAMES frames.
+FRAME_VALUE_BUDGET = 150_000
+MAX_FRAMES = 60
+# Curves: a human course records ~4 000 days per arm; a page plots at most this many of them per arm.
+MAX_CURVE_POINTS = 500
+
+
+def frame_indices(days: list[float], grid_values: int, keep: list[float] = ()) -> list[int]:
+    """Snapshot indices shown in the report: evenly spread, always the first, the last and those at `keep` days."""
+    n = len(days)
+    limit = max(2, min(MAX_FRAMES, FRAME_VALUE_BUDGET // max(1, grid_values)))
+    if n <= limit:
+        return list(range(n))
+    chosen = {round(x) for x in np.linspace(0, n - 1, limit)}
+    arr = np.asarray(days)
+    chosen |= {int(np.argmin(np.abs(arr - d))) for d in keep}  # the snapshot nearest each infusion
+    return sorted(chosen)
+
+
+def thin_rows(ts: pd.DataFrame, keep_days: list[float] = ()) -> pd.DataFrame:
+    """At most MAX_CURVE_POINTS recorded days per arm (evenly spread; the last day and infusion days kept)."""
+    days = np.sort(ts["day"].unique())
+    if len(days) <= MAX_CURVE_POINTS:
+        return ts
+    chosen = set(days[np.unique(np.linspace(0, len(days) - 1, MAX_CURVE_POINTS).round().astype(int))])
+    chosen |= {days[int(np.argmin(np.abs(days - d)))] for d in keep_days}
+    return ts[ts["day"].isin(chosen)].reset_index(drop=True)
+
+
+def sections(data: RunData, field_name: str = "tnf") -> list[tuple[str, go.Figure]]:
+    """The report's figures with their section titles (the HTML report and `--figures` both use them)."""
+    data = dataclasses.replace(data, timeseries=thin_rows(data.timeseries, data.infusion_days))
     i = data.field_index(field_name)
     curves = data.curve_figures()
-    tissue = figures.tissue_animation({a: data.fields[a][:, i] for a in data.arms}, data.snapshot_days, data.agents,
-                                      data.field_names[i], data.field_units[i], data.voxel_um)
-    sections = [("Motor neurons: survival and function in both arms", curves["survival"]),
-                ("The tissue patch over time (press play, or drag the day slider)", tissue),
+    arms = data.arms
+    keep = frame_indices(data.days, len(arms) * int(np.prod(data.fields[arms[0]].shape[2:])), data.infusion_days)
+    tissue = figures.tissue_animation({a: data.fields[a][keep, i] for a in arms},
+                                      {a: np.asarray(data.snapshot_days[a])[keep] for a in arms},
+                                      data.agents, data.field_names[i], data.field_units[i], data.voxel_um)
+    shown = "" if len(keep) == len(data.days) else f" ({len(keep)} of {len(data.days)} snapshots)"
+    return [("Motor neurons: survival and function in both arms", curves["survival"]),
+                (f"The tissue patch over time{shown} (press play, or drag the day slider)", tissue),
                 ("Where the infused MSCs go", curves["msc"]),
                 ("Microglia by state", curves["microglia"]),
                 ("Regulatory T cells", curves["tregs"]),
                 ("Mean concentration of each field", curves["fields"])]
-    parts = [f"<h2>{html.escape(t)}</h2>" + pio.to_html(f, include_plotlyjs=(k == 0), full_html=False, auto_play=False)
-             for k, (t, f) in enumerate(sections)]
+
+
+def render(data: RunData, field_name: str = "tnf") -> str:
+    """The report's HTML text."""
+    parts = [f"<h2>{html.escape(t)}</h2>" + figure_html(f) for t, f in sections(data, field_name)]
     notice = f'<div class="notice" role="note">{html.escape(sim.NOTICE)} A teaching and research model only.</div>'
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -54,7 +98,7 @@ def render(data: RunData, field_name: str = "tnf") -> str:
         f"<pre>{html.escape(summary_table(data.summary))}</pre>",
         "<p>One seed is one virtual individual: the difference between the arms is the modeled effect for it alone. "
         "Compare many seeds (<code>alsim-compare</code>) before reading anything into a difference.</p>",
-        *parts, notice, "</body></html>"])
+        *parts, notice, plotly_loader(), "</body></html>"])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,6 +106,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder (holds summary.json)")
     p.add_argument("--out", type=Path, help="the HTML file to write (default: RUN_DIR/report.html)")
     p.add_argument("--field", default="tnf", help="field shown on the tissue map (default tnf; e.g. il10, bdnf, damage)")
+    p.add_argument("--figures", choices=FORMATS, help="also write each figure as a file in figures/ next to the report "
+                                                     "(the tissue map as its first frame)")
     return p.parse_args(argv)
 
 
@@ -81,6 +127,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
     if data.verification == manifest.UNVERIFIED:
         print(f"{PROG}: warning: {UNVERIFIED_TEXT}", file=sys.stderr)
+    try:
+        if args.figures:
+            browser()  # refuse before writing anything
+    except ExportError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     text = render(data, args.field)
     try:
         write_text_atomic(out, text)
@@ -89,6 +141,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from None
     print(sim.NOTICE)
     print(f"wrote {out}")
+    if args.figures:
+        try:
+            written = write_figures(sections(data, args.field), out.parent / "figures", args.figures)
+        except ExportError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        print(*(f"wrote {p}" for p in written), sep="\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

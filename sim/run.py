@@ -20,6 +20,7 @@ import sim
 from sim import lifeline, spread
 from sim.config import DiseaseConfig, SimConfig
 from sim.cohort import Cohort, batch_key
+from sim.eligibility import day_note, summary_reason
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, course_warning, infusion_days, infusions_past_horizon
@@ -368,6 +369,21 @@ def _fmt_day(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.1f}"
 
 
+def _day_notes(summary: dict) -> list[str]:
+    """Words for a T50 before the clock's day 0 or before the first infusion (a bare negative day means nothing)."""
+    clock = summary.get("clock", "the preset's clock")
+    first = (summary.get("treatment", {}).get("infusion_days") or [None])[0] if summary.get("effect") else None
+    notes = []
+    for day in dict.fromkeys(o.get("t50_days") for o in summary["arms"].values()):
+        note = day_note(day, clock)
+        if note is not None:
+            notes.append(f"T50 on {note}")
+        if day is not None and first is not None and day < first and summary_reason(summary) is None:
+            notes.append(f"T50 {day:g} comes before the first infusion (day {first:g}): the course cannot change it; "
+                         "read the end-stage delay instead")
+    return notes
+
+
 def summary_table(summary: dict) -> str:
     """The short text printed after a run, under the non-clinical notice."""
     lines = [sim.NOTICE, "",
@@ -378,6 +394,7 @@ def summary_table(summary: dict) -> str:
              f"{'arm':<9} {'T50 (days to 50% MN loss)':>26} {'MN alive at end':>16} {'functional index':>17}"]
     for arm, o in summary["arms"].items():
         lines.append(f"{arm:<9} {_fmt_day(o['t50_days']):>26} {o['mn_alive_final']:>16.1%} {o['functional_index_final']:>17.2f}")
+    lines += _day_notes(summary)
     if summary.get("regions", 1) > 1:
         lines.append(f"(T50: the onset region's patch; MN alive and functional index: the whole individual, "
                      f"mean over {summary['regions']} body regions)")
@@ -387,11 +404,15 @@ def summary_table(summary: dict) -> str:
         lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
                      f"× {len(t['infusion_days'])} infusion(s) on day(s) {', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'}")
         lines += [f"warning: {w}" for w in summary.get("warnings", [])]
-        if e["t50_delay_days"] is not None:
+        if (why := summary_reason(summary)) is not None:
+            lines.append(f"modeled paired T50 delay: none computed, {why}")
+        elif e["t50_delay_days"] is not None:
             lines.append(f"modeled paired T50 delay (treated − control): {e['t50_delay_days']:+.1f} days "
                          f"(one seed; a delay of 0 means no modeled slowing)")
         elif e["t50_delay_censored_at_least_days"] is not None:
             lines.append(f"modeled paired T50 delay: ≥ {e['t50_delay_censored_at_least_days']:.1f} days (treated arm never reached 50 % loss)")
         else:
             lines.append("modeled paired T50 delay: undefined (control arm never reached 50 % loss)")
+        if e.get("end_stage_delay_days") is not None and summary_reason(summary) is None:
+            lines.append(f"modeled paired end-stage delay (treated − control): {e['end_stage_delay_days']:+.1f} days")
     return "\n".join(lines)

@@ -427,9 +427,22 @@ def test_heatmap_is_drawn_for_a_single_dose_and_start_day():
     assert np.asarray(grid.data[0].z).shape == (3, 2)
     assert list(grid.data[0].y) == ["0", "1e+07", "4e+07"] and list(grid.data[0].x) == ["60", "90"]
     assert grid.layout.coloraxis.cmid == 0
-    # a fraction of a day must not get the full colour: the scale spans at least the given range
-    assert figures.delay_heatmap(_effects(doses=(4e6,)), min_range_days=6.0).layout.coloraxis.cmax == 6.0
-    assert figures.delay_heatmap(_effects(doses=(8e7,)), min_range_days=6.0).layout.coloraxis.cmax == 8.0
+    # one fixed, symmetric scale in days whatever the data (stated on the figure); another only when asked
+    for effects in (_effects(doses=(4e6,)), _effects(doses=(8e7,)), _effects(doses=(0.0, 1e8))):
+        axis = figures.delay_heatmap(effects).layout.coloraxis
+        assert (axis.cmin, axis.cmax) == (-figures.HEATMAP_SCALE_DAYS, figures.HEATMAP_SCALE_DAYS)
+        assert f"fixed scale<br>±{figures.HEATMAP_SCALE_DAYS:g} d" in axis.colorbar.title.text
+    assert figures.delay_heatmap(_effects(doses=(4e6,)), scale_days=3.0).layout.coloraxis.cmax == 3.0
+
+
+def test_heatmap_title_names_only_the_keys_that_vary():
+    one = _effects()
+    assert figures.delay_heatmap(one).layout.title.text.endswith(", one scenario")
+    by_infusions = pd.concat([one.assign(n_infusions=n) for n in (1, 4)], ignore_index=True)
+    title = figures.delay_heatmap(by_infusions, ["n_infusions"]).layout.title.text
+    assert title.endswith("by number of infusions") and "dose" not in title and "first infusion day" not in title
+    grid = figures.delay_heatmap(_effects(doses=(0.0, 4e7), starts=(60.0, 90.0))).layout.title.text
+    assert grid.endswith("by dose and first infusion day")
 
 
 def test_survival_curves_show_mean_and_band_for_both_arms():

@@ -197,10 +197,17 @@ def test_time_slider_and_animation_move_the_tissue_map(page, tmp_path):
 
 
 def test_out_of_range_inputs_give_a_message_not_a_crash(page, tmp_path):
+    # the earlier steps left a finished run on screen; a rejected input must not leave it there as if it were its result
+    assert "cells/kg" in page.inner_text("#summary") and page.inner_text("#run-status").startswith("done in")
     set_number(page, "dose", "1e12")
     page.click("#run-button")
     page.wait_for_function("() => (document.querySelector('#run-message')?.innerText || '').includes('dose per infusion')")
     assert "from 0 to 1e+09" in page.inner_text("#run-message")
+    page.wait_for_function("() => (document.querySelector('#summary')?.innerText || '').includes('nothing to show yet')")
+    assert "cells/kg" not in page.inner_text("#summary")
+    assert page.inner_text("#run-status") == "no result for these inputs"
+    page.wait_for_function("() => !(document.querySelector('#graph-survival .js-plotly-plot')?._fullData || [])"
+                           ".some(t => t.name === 'treated arm')")
     page.screenshot(path=str(tmp_path / "out-of-range-dose.png"))
     set_number(page, "dose", "4e7")
     set_number(page, "start-day", "500")  # inside the page's bounds, outside the mouse preset's days
@@ -253,10 +260,22 @@ def test_sweep_heatmap_cell_click_shows_that_scenario(page, tmp_path):
     assert "seed=0" in page.inner_text("#summary")
 
 
+def test_the_run_tab_has_a_guide_for_teachers(page):
+    guide = page.locator("#guide")
+    assert guide.is_visible()
+    text = guide.inner_text()
+    for where in ("Regulatory T cells", "Microglia by state", "Where the infused MSCs go"):
+        assert where in text
+    assert "**" not in text  # Markdown rendered, not shown
+
+
 def test_explain_panel_lists_mechanisms_and_sources(page, tmp_path):
     page.get_by_text("Explain the model", exact=True).click()
     panel = page.locator("#explain")
     panel.get_by_text("Motor neurons", exact=True).click()
+    details = panel.locator("details[open] .explain-details")
+    assert details.count() >= 1 and details.first.locator("code").count() > 0  # `code` of the docstrings rendered
+    assert "`" not in details.first.inner_text() and "**" not in details.first.inner_text()
     assert panel.get_by_text("treatment.dose_cells_per_kg").count() == 1
     assert panel.get_by_text("Henderson et al. 1993", exact=False).first.is_visible()
     assert page.locator("#notice").is_visible()

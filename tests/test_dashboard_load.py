@@ -66,7 +66,9 @@ class Client:
 
     def call(self, output_contains: str, inputs: dict, state: dict | None = None) -> dict:
         """One callback; returns {component id: {property: value}} ({} for no update)."""
-        dep = next(d for d in self.deps if output_contains in d["output"])
+        # the callback whose first output this is (others may also write it, with allow_duplicate)
+        dep = next((d for d in self.deps if d["output"].lstrip(".").startswith(output_contains)), None) \
+            or next(d for d in self.deps if output_contains in d["output"])
         out = dep["output"]
         specs = [o.rsplit(".", 1) for o in out[2:-2].split("...")] if out.startswith("..") else [out.rsplit(".", 1)]
         outputs = [{"id": i, "property": p} for i, p in specs]

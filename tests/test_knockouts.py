@@ -25,7 +25,7 @@ from sim.config import MSCPathways, SimConfig
 from sim.experiments import sweep
 from sim.run import run_arm
 
-CONFIGS = Path(__file__).resolve().parent.parent / "sim" / "configs"
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PATHWAYS = tuple(f.name for f in dataclasses.fields(MSCPathways))
 LOCAL = ("homing", "local_paracrine", "local_vesicles")
 SYSTEMIC = ("exosome", "systemic_treg", "microglia_polarization", "efferocytosis", "barrier_repair")

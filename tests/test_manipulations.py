@@ -25,7 +25,7 @@ from sim.model import ALSModel
 from sim.presets import compose_config, group_options, manipulation_preset
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "sim" / "configs"
+CONFIGS = ROOT / "configs"
 TARGETS = ROOT / "experiments" / "calibration" / "targets.yaml"
 ROWS = mx.load_table()
 SEEDS = list(range(8))  # individuals the fit never used (it used seeds 1000+)

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import shutil
 import string
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from sim.help import all_keys
 from sim.presets import compose_config, group_options
 from sim.config import ConfigError, SimConfig, _fmt, available_memory_bytes, iter_params, validate
 from sim.experiments import compare, sweep
@@ -184,7 +186,11 @@ IDENT = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 def test_unknown_keys_are_refused_at_any_depth(section, name, plus):
     assume(name not in {f.name for f in dataclasses.fields(SECTIONS[section])})
     message = refused([f"{plus}{section}.{name}=1"])
-    assert message == f"{section}.{name} is not a known parameter (the full list is in docs/parameters.md)"
+    found = re.fullmatch(rf"{section}\.{name} is not a known parameter(?: \(did you mean ([\w.]+)\?\))? "
+                         r"\(the full list is in docs/parameters\.md\)", message)
+    assert found, message
+    if found.group(1):  # a suggestion is a real key of the same section
+        assert found.group(1).rpartition(".")[0] == section and found.group(1) in all_keys()
 
 
 @FEW
@@ -267,7 +273,7 @@ def test_a_course_of_too_many_cells_is_refused():
 
 # =========================================================================== experiment presets
 PRESETS = group_options("experiment")
-GROUP_DIRS = {p.name for p in (Path(__file__).resolve().parent.parent / "sim" / "configs").iterdir() if p.is_dir()}
+GROUP_DIRS = {p.name for p in (Path(__file__).resolve().parent.parent / "configs").iterdir() if p.is_dir()}
 
 
 def preset_sweep(name: str) -> dict[str, list]:

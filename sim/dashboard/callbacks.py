@@ -11,6 +11,8 @@ import reprlib
 import threading
 from pathlib import Path
 
+import pandas as pd
+
 from dash import Dash, Input, Output, State, ctx, no_update
 
 from sim import figures, manifest
@@ -117,7 +119,8 @@ def register(app: Dash, manager: RunManager, results: Path | None, run_overrides
         return data, origin
 
     @app.callback(Output("job", "data"), Output("run-message", "children"), Output("poll", "disabled"),
-                  Output("run-button", "disabled"),
+                  Output("run-button", "disabled"), Output("shown", "data", allow_duplicate=True),
+                  Output("run-status", "children", allow_duplicate=True), Output("progress", "value", allow_duplicate=True),
                   Input("run-button", "n_clicks"),
                   State("session", "data"), State("disease", "value"), State("dose", "value"), State("start-day", "value"),
                   State("n-infusions", "value"), State("interval", "value"), State("seed", "value"),
@@ -128,8 +131,9 @@ def register(app: Dash, manager: RunManager, results: Path | None, run_overrides
             cfg = validated_config(overrides)
             job = manager.submit(session, cfg, overrides)
         except (InputError, ConfigError, Busy) as exc:
-            return no_update, f"Not run: {exc}", no_update, no_update
-        return {"job": job.id}, "", False, True
+            # the previous run's summary, curves and "done in …" would read as the result of these inputs: clear them
+            return no_update, f"Not run: {exc}", no_update, no_update, None, "no result for these inputs", 0
+        return {"job": job.id}, "", False, True, no_update, no_update, no_update
 
     @app.callback(Output("progress", "value"), Output("run-status", "children"), Output("poll", "disabled", allow_duplicate=True),
                   Output("shown", "data"), Output("run-button", "disabled", allow_duplicate=True),
@@ -207,7 +211,7 @@ def register_sweep(app: Dash, results: Path) -> None:
         except Exception as exc:  # an unreadable file must not take the page down
             text = f"cannot read this sweep: {type(exc).__name__}: {str(exc)[:200]}"
             return figures.message_figure(text), text, ""
-        info = f"{len(sweep.runs)} runs, {len(sweep.effects)} treated scenario(s); {sweep.source}."
+        info = f"{len(sweep.runs)} runs, {len(sweep.effects)} treated scenario(s); {sweep.source}." + sweep_notes(sweep)
         return sweep.heatmap(), "", info
 
     @app.callback(Output("graph-scenario", "figure"), Output("scenario-text", "children"),
@@ -237,6 +241,16 @@ def register_sweep(app: Dash, results: Path) -> None:
         return {"sweep": relative, "run": run_id}, "run"
 
 
+def sweep_notes(sweep: sweeps.Sweep) -> str:
+    """The sweep's clock(s) and how many seeds were not eligible (past end stage before the first infusion)."""
+    clocks = sorted(map(str, sweep.runs["clock"].dropna().unique())) if "clock" in sweep.runs else []
+    text = f" Days on the clock: {'; '.join(clocks)}." if clocks else ""
+    n = int(sweep.effects["n_not_eligible"].fillna(0).sum()) if "n_not_eligible" in sweep.effects else 0
+    if n:
+        text += f" {n} seed(s) not eligible (end stage before the first infusion), left out of the delays."
+    return text
+
+
 def scenario_text(label: str, row) -> str:
     """One scenario's paired effect in words; a null reads as plainly as a delay."""
     if row is None:
@@ -245,4 +259,10 @@ def scenario_text(label: str, row) -> str:
           else f"[{row['t50_delay_ci_low_days']:+.2f}, {row['t50_delay_ci_high_days']:+.2f}] d")
     mean = "n/a" if math.isnan(row["t50_delay_mean_days"]) else f"{'≥ ' if row['n_censored'] > 0 else ''}{row['t50_delay_mean_days']:+.2f} d"
     return (f"{label}: mean paired T50 delay {mean}, 95 % CI {ci}, over {int(row['n_seeds'])} seed(s) "
-            f"({int(row['n_censored'])} censored). Reading: {row['reading']}.")
+            f"({int(row['n_censored'])} censored{_not_eligible(row)}). Reading: {row['reading']}.")
+
+
+def _not_eligible(row) -> str:
+    """`, 3 not eligible`: seeds past end stage before the first infusion (sim.eligibility), left out of the statistics."""
+    n = row.get("n_not_eligible", 0) if hasattr(row, "get") else 0
+    return f", {int(n)} not eligible (end stage before the first infusion; left out)" if n and not pd.isna(n) else ""

@@ -82,11 +82,32 @@ def _graph(id_: str, fig=None) -> dcc.Graph:
                      config=GRAPH_CONFIG)
 
 
+GUIDE = """**What to look at** (for teachers). One seed is one virtual individual, simulated twice: untreated
+(dashed) and treated (solid). In the mouse the two motor-neuron curves often overlap: the modeled effect is
+small, and a delay of 0 is a result too. Where the treatment shows:
+
+* **Regulatory T cells**, right panel: the systemic Treg level rises in the treated arm and peaks about
+  9 days after each infusion (dotted lines), then fades.
+* **Microglia by state**: compare the protective and pro-inflammatory counts of the two arms after an infusion.
+* **Where the infused MSCs go**: most cells stop in the lung on their first pass and die there within days; almost
+  none reach the patch, so the effects act from outside the cord.
+* **The summary**: the paired T50 delay in days (and, when the T50 comes before the infusion, the end-stage
+  delay); then change the seed, since another individual can respond differently.
+"""
+
+
+def guide() -> html.Details:
+    """A short, open guide beside the run: where a class should look when the neuron curves overlap."""
+    return html.Details([html.Summary("What to look at"), dcc.Markdown(GUIDE)], open=True, id="guide",
+                        className="guide")
+
+
 def run_tab() -> html.Div:
     return html.Div(className="run-tab", children=[
         controls(),
         html.Div(className="results", children=[
             html.Div("Press Run: the summary of the run appears here.", id="summary", className="summary"),
+            guide(),
             html.H3("Motor neurons: both arms"),
             _graph("graph-survival"),
             html.H3("Watch the tissue"),
@@ -146,9 +167,9 @@ def explain_tab() -> html.Div:
                     "little of an IV dose reaches the patch they would act in.")]
     for s in explain.sections():
         count = f" — {len(s.params)} parameters, {s.n_assumptions} of them assumptions" if s.params else ""
-        body = [html.P(s.summary)]
-        if s.details:
-            body.append(html.Pre(s.details))
+        body = [dcc.Markdown(s.summary, className="explain-summary")]
+        if s.details:  # the module docstrings are Markdown (`code`, *emphasis*, lists): render them, not their marks
+            body.append(dcc.Markdown(s.details, className="explain-details"))
         if s.params:
             body.append(_param_table(s.params))
         parts.append(html.Details([html.Summary([html.B(s.title), count]), *body]))

@@ -108,7 +108,7 @@ class Sweep:
         return float(bands[0]) if len(bands) == 1 and len(self.effects["noise_band_days"].dropna()) == len(self.effects) else None
 
     def heatmap(self):
-        return figures.delay_heatmap(self.effects, self.facet_cols, self.noise_band or 1.0)
+        return figures.delay_heatmap(self.effects, self.facet_cols)  # the fixed scale of every report
 
 
 def _from_compare_output(folder: Path) -> Sweep:
@@ -117,6 +117,9 @@ def _from_compare_output(folder: Path) -> Sweep:
     cols = json.loads(meta.get(b"alsim.scenario_columns", b"[]").decode())
     ts = pd.read_parquet(folder / "dataset" / "timeseries.parquet")
     effects = pd.read_csv(folder / "effects.csv", skiprows=1)  # line 1: the notice
+    if "contrast" in effects:  # `--contrast` rows follow the scenario rows, in columns of their own
+        from sim.experiments.contrast import CONTRAST_COLUMNS
+        effects = effects[effects["contrast"].isna()].drop(columns=[c for c in CONTRAST_COLUMNS if c in effects])
     cols = cols or [c for c in effects.columns if c in runs.columns and c not in ("disease", "seed")]
     return Sweep(folder, runs, ts, effects, cols, "read from the alsim-compare output (effects.csv, dataset/)")
 

@@ -353,7 +353,7 @@ def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
     """The scalar columns of one runs.parquet row, from summary.json (raises on a malformed one)."""
     t, effect = s["treatment"], s.get("effect") or {}
     row: dict[str, Any] = {"seed": _typed(s, "seed", int), "disease": _typed(s, "disease", str), "domain": s.get("domain"),
-                           "version": _typed(s, "version", str), "config_hash": s.get("config_hash"),
+                           "version": _typed(s, "version", str), "config_hash": s.get("config_hash"), "clock": s.get("clock"),
                            "treatment_enabled": bool(t.get("enabled", s.get("effect") is not None))}
     for p in TREATMENT_PARAMS:
         value = t.get(p)

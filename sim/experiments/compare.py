@@ -28,11 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.io as pio
+import plotly.graph_objects as go
 from scipy import stats
 
 import sim
 from sim import figures, resources
+from sim.export import FORMATS, ExportError, browser, write_figures
+from sim.page import figure_html, plotly_loader
+from sim.eligibility import eligible
 from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
     drop_duplicates, left_out_lines, write_dataset
@@ -51,7 +54,8 @@ NULL_READING = "no modeled slowing distinguishable from zero"
 FEW_SEEDS = 10
 EFFECT_COLUMNS = ["n_seeds", "t50_delay_mean_days", "t50_delay_ci_low_days", "t50_delay_ci_high_days", "n_censored",
                   "n_undefined", "fraction_seeds_with_delay", "auc_gain_mean_days", "auc_gain_ci_low_days",
-                  "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "delay_vs_drive_spearman", "reading"]
+                  "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "delay_vs_drive_spearman", "reading",
+                  "n_not_eligible"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -95,15 +99,17 @@ def per_seed_effects(runs: pd.DataFrame, scenario_cols: list[str]) -> pd.DataFra
 
     A censored delay (treated arm never reached 50 % loss within the horizon) enters as its lower
     bound (horizon − control T50), so means over censored seeds are lower bounds too. A delay is
-    undefined (NaN) when the control arm itself never reached 50 % loss.
+    undefined (NaN) when the control arm itself never reached 50 % loss. `eligible` is False where the
+    control reached end stage by the first infusion (`sim.eligibility`): such seeds enter no statistic.
     """
     treated = runs[runs["auc_gain_days"].notna()]  # runs with a treated arm always have an AUC gain
     censored = treated["t50_delay_days"].isna() & treated["t50_delay_censored_at_least_days"].notna()
     value = treated["t50_delay_days"].where(~censored, treated["t50_delay_censored_at_least_days"])
     keep = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else []), "seed", "run_id",
             "control_t50_days", "auc_gain_days"]
-    keep += [c for c in ("individual_drive_multiplier",) if c in treated.columns]
+    keep += [c for c in ("individual_drive_multiplier", "control_end_stage_days") if c in treated.columns]
     out = treated[keep].copy()
+    out["eligible"] = eligible(treated).to_numpy(dtype=bool) if "control_end_stage_days" in treated else True
     out["t50_delay_value_days"] = value.astype(float)
     out["t50_delay_censored"] = censored.astype(bool)
     return out.reset_index(drop=True)
@@ -125,13 +131,14 @@ def reading(delays: np.ndarray, ci: MeanCI, noise_band: float | None) -> str:
     return text
 
 
-def _scenario_row(group: pd.DataFrame, seed: int) -> dict:
+def _scenario_row(all_seeds: pd.DataFrame, seed: int) -> dict:
+    group = all_seeds[all_seeds["eligible"]] if "eligible" in all_seeds else all_seeds
     delays = group["t50_delay_value_days"].to_numpy(dtype=float)
     defined = delays[np.isfinite(delays)]
     delayed = (delays > 0) | group["t50_delay_censored"].to_numpy(dtype=bool)  # censored: later than the horizon
     delay = bootstrap_mean_ci(defined, seed)
     auc = bootstrap_mean_ci(group["auc_gain_days"].to_numpy(dtype=float), seed)
-    disease = str(group["disease"].iloc[0])
+    disease = str(all_seeds["disease"].iloc[0])
     band = NOISE_BAND_DAYS.get(disease)
     return {
         "disease": disease, "n_seeds": len(group),
@@ -139,10 +146,12 @@ def _scenario_row(group: pd.DataFrame, seed: int) -> dict:
         "n_censored": int(group["t50_delay_censored"].sum()), "n_undefined": int(len(delays) - len(defined)),
         "fraction_seeds_with_delay": float(delayed.sum() / defined.size) if defined.size else math.nan,
         "auc_gain_mean_days": auc.mean, "auc_gain_ci_low_days": auc.low, "auc_gain_ci_high_days": auc.high,
-        "control_t50_mean_days": float(group["control_t50_days"].mean()),
+        "control_t50_mean_days": float(group["control_t50_days"].mean()) if len(group) else math.nan,
         "noise_band_days": band if band is not None else math.nan,
         "delay_vs_drive_spearman": who_benefits(group),
-        "reading": reading(defined, delay, band),
+        "reading": reading(defined, delay, band) if len(group) else "no eligible seed (every individual reached end "
+                                                                         "stage before the first infusion)",
+        "n_not_eligible": int(len(all_seeds) - len(group)),
     }
 
 
@@ -203,6 +212,8 @@ def display_table(effects: pd.DataFrame, scenario_cols: list[str]) -> tuple[pd.D
         _mean_ci(r.auc_gain_mean_days, r.auc_gain_ci_low_days, r.auc_gain_ci_high_days) for r in effects.itertuples()]
     table["seeds with delay"] = [_seeds_with_delay(r) for r in effects.itertuples()]
     table["censored"] = effects["n_censored"].astype(int).astype(str)
+    if "n_not_eligible" in effects and effects["n_not_eligible"].sum():
+        table["not eligible"] = effects["n_not_eligible"].astype(int).astype(str)
     if effects["delay_vs_drive_spearman"].notna().any():
         table["ρ (delay vs drive)"] = effects["delay_vs_drive_spearman"].map(lambda x: "n/a" if pd.isna(x) else f"{x:+.2f}")
     table["reading"] = effects["reading"]
@@ -240,6 +251,13 @@ def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
         out.append("ρ (delay vs drive): Spearman correlation, across seeds, of the paired delay with the virtual individual's "
                    "intrinsic-drive multiplier (disease.individual_drive_sd_log): > 0 means faster modeled progressors gain "
                    "more, < 0 slower ones; per-seed values are in dataset/runs.parquet.")
+    if len(effects) and "n_not_eligible" in effects and effects["n_not_eligible"].sum():
+        out.append(f"not eligible: {int(effects['n_not_eligible'].sum())} seed(s) whose untreated arm reached end stage on "
+                   "or before the first infusion day; they were never treatable, so they enter no statistic (seeds counts "
+                   "only eligible ones).")
+    clocks = runs["clock"].dropna().unique() if "clock" in runs else []
+    if len(clocks):
+        out.append("Days are on each preset's clock: " + "; ".join(sorted(map(str, clocks))) + ".")
     controls = int((~runs["treatment_enabled"].astype(bool)).sum())
     if controls:
         out.append(f"{controls} control-only run(s) (treatment disabled) are in the dataset; they have no paired effect.")
@@ -263,17 +281,27 @@ def _html_table(table: pd.DataFrame) -> str:
 
 
 def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame, seed: int, sources: list[Path],
-                  left_out: list[str] = ()) -> str:
-    """The self-contained HTML report: notice banner, effects table, heatmap, survival curves, per-seed effects."""
-    table, same = display_table(effects, dataset.scenario_cols)
+                  contrasts: pd.DataFrame | None = None, scale_days: float | None = None, left_out: list[str] = ()) -> str:
+    """The self-contained HTML report: notice banner, effects table, contrasts, heatmap, survival curves, per-seed effects."""
+    return _page(dataset, effects, seed, sources, contrasts, report_figures(dataset, effects, paired, scale_days), left_out)
+
+
+def report_figures(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
+                   scale_days: float | None = None) -> list[tuple[str, go.Figure]]:
+    """The report's figures with their titles (the HTML report and `--figures` both use them)."""
+    paired = paired[paired["eligible"]] if "eligible" in paired else paired
     other = [c for c in dataset.scenario_cols if c not in (figures.DOSE, figures.START)]
     bands = effects["noise_band_days"].unique() if len(effects) else []
     band = float(bands[0]) if len(bands) == 1 and not pd.isna(bands[0]) else None  # only if it holds for every row
-    figs = [("Mean paired T50 delay by dose and first infusion day", figures.delay_heatmap(effects, other, band or 1.0)),
+    return [(figures.heatmap_title(effects, other), figures.delay_heatmap(effects, other, scale_days)),
             ("Survival curves per scenario", figures.survival_curves(dataset.timeseries, dataset.scenario_cols)),
             ("Paired effects per seed", figures.effect_distribution(paired, dataset.scenario_cols, band))]
-    parts = [f"<h2>{html.escape(t)}</h2>" + pio.to_html(f, include_plotlyjs=(i == 0), full_html=False)
-             for i, (t, f) in enumerate(figs)]
+
+
+def _page(dataset: Dataset, effects: pd.DataFrame, seed: int, sources: list[Path], contrasts: pd.DataFrame | None,
+          figs: list[tuple[str, go.Figure]], left_out: list[str] = ()) -> str:
+    table, same = display_table(effects, dataset.scenario_cols)
+    parts = [f"<h2>{html.escape(t)}</h2>" + figure_html(f) for t, f in figs]
     runs = dataset.runs
     notice = f'<div class="notice" role="note">{html.escape(sim.NOTICE)}</div>'
     summary = (f"{len(runs)} runs ({int(runs['treatment_enabled'].astype(bool).sum())} paired treated/control), "
@@ -286,7 +314,33 @@ def render_report(dataset: Dataset, effects: pd.DataFrame, paired: pd.DataFrame,
         *(f'<p class="notice">{html.escape(line)}</p>' for line in left_out),
         "<h2>Effects per scenario</h2>", f"<p>Same in every row: {html.escape(same)}</p>" if same else "",
         _html_table(table), "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes(effects, runs, seed)) + "</ul>",
-        *parts, notice, "</body></html>"])
+        *_contrast_html(contrasts),
+        *parts, notice, plotly_loader(), "</body></html>"])
+
+
+def _contrast_html(contrasts: pd.DataFrame | None) -> list[str]:
+    if contrasts is None or contrasts.empty:
+        return []
+    from sim.experiments import contrast  # it builds on this module's bootstrap
+    return ["<h2>Contrasts between scenarios (B − A)</h2>", _html_table(contrast.display(contrasts)),
+            f"<p>{html.escape(contrast.NOTE)}</p>"]
+
+
+def contrasts_for(texts: list[str], paired: pd.DataFrame, scenario_cols: list[str], seed: int) -> pd.DataFrame | None:
+    """Every `--contrast` as rows of one table (eligible seeds only); raises CompareError for one that names no scenario."""
+    if not texts:
+        return None
+    from sim.experiments import contrast  # it builds on this module's bootstrap
+    usable = paired[paired["eligible"]] if "eligible" in paired else paired
+    tables = [contrast.contrast_table(usable, scenario_cols, contrast.resolve(t, paired, scenario_cols), seed)
+              for t in texts]
+    return pd.concat(tables, ignore_index=True)
+
+
+def effects_csv(effects: pd.DataFrame, contrasts: pd.DataFrame | None) -> str:
+    """effects.csv: one row per scenario, then one per contrast stratum (its own columns; the notice on line 1)."""
+    table = effects if contrasts is None else pd.concat([effects, contrasts], ignore_index=True)
+    return f"# {sim.NOTICE}\n" + table.to_csv(index=False)
 
 
 # --------------------------------------------------------------------------- command line
@@ -307,6 +361,16 @@ def _seed(text: str) -> int:
     return value
 
 
+def _days_range(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: expected a number of days > 0") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is invalid: allowed range is a finite number of days > 0")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog=PROG, description="Collect alsim run folders and compare scenarios by their "
                                 "paired (treated − control) effects. " + sim.NOTICE)
@@ -314,6 +378,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="where to write dataset/, effects.csv and report.html (default: the first DIR)")
     p.add_argument("--group-by", choices=["disease"], help="allow several disease presets; disease becomes a scenario column")
     p.add_argument("--seed", type=_seed, default=0, help="random seed of the bootstrap resampling (default 0)")
+    p.add_argument("--color-range", type=_days_range, metavar="DAYS",
+                   help=f"colour scale of the delay heatmap, ±DAYS (default: the fixed ±{figures.HEATMAP_SCALE_DAYS:g} d of "
+                        "every report, so colours compare between reports)")
+    p.add_argument("--figures", choices=FORMATS, help="also write each figure of the report as a file in OUT/figures/")
+    p.add_argument("--contrast", action="append", default=[], metavar="KEY=A:B",
+                   help="also compare scenario B with scenario A of a swept KEY (e.g. n_infusions=1:4, "
+                        "disease=sod1_g93a_mouse:human_sporadic): the per-seed effect in B minus A, paired by seed "
+                        "where seeds match; repeatable")
     return p.parse_args(argv)
 
 
@@ -356,7 +428,8 @@ def _check_out(out: Path) -> None:
 OUTPUT_FILES = ("dataset/runs.parquet", "dataset/timeseries.parquet", "effects.csv", "report.html")
 
 
-def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: str) -> list[Path]:
+def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: str,
+                  contrasts: pd.DataFrame | None = None) -> list[Path]:
     """Everything the comparison writes; the notice heads effects.csv as a `#` comment line.
 
     All files are first written into a hidden staging folder inside OUT and only then renamed into place, so a
@@ -366,7 +439,7 @@ def write_outputs(out: Path, dataset: Dataset, effects: pd.DataFrame, report: st
     staging = out / f".alsim-compare.tmp-{os.getpid()}"
     try:
         write_dataset(dataset, staging / "dataset")
-        write_text_atomic(staging / "effects.csv", f"# {sim.NOTICE}\n" + effects.to_csv(index=False))
+        write_text_atomic(staging / "effects.csv", effects_csv(effects, contrasts))
         write_text_atomic(staging / "report.html", report)
         (out / "dataset").mkdir(exist_ok=True)
         for name in OUTPUT_FILES:
@@ -394,7 +467,9 @@ def main(argv: list[str] | None = None) -> None:
                 raise CompareError(f"{folder} {'is not a folder' if folder.exists() else 'does not exist'}")
         _check_out(out)
         dataset, skipped, warnings = collect(args.dirs, args.group_by)
-    except CompareError as exc:
+        if args.figures:
+            browser()  # refuse before writing anything if figures cannot be exported here
+    except (CompareError, ExportError) as exc:
         _say("error", str(exc))
         raise SystemExit(EXIT_REFUSED) from None
     for s in skipped:
@@ -404,9 +479,20 @@ def main(argv: list[str] | None = None) -> None:
     paired = per_seed_effects(dataset.runs, dataset.scenario_cols)
     effects = effects_table(paired, dataset.scenario_cols, args.seed)
     left_out = left_out_lines(skipped)
-    report = render_report(dataset, effects, paired, args.seed, args.dirs, left_out)
     try:
-        written = write_outputs(out, dataset, effects, report)
+        contrasts = contrasts_for(args.contrast, paired, dataset.scenario_cols, args.seed)
+    except (CompareError, ValueError) as exc:
+        _say("error", str(exc))
+        raise SystemExit(EXIT_REFUSED) from None
+    report = render_report(dataset, effects, paired, args.seed, args.dirs, contrasts, args.color_range, left_out)
+    try:
+        written = write_outputs(out, dataset, effects, report, contrasts)
+        if args.figures:
+            written += write_figures(report_figures(dataset, effects, paired, args.color_range), out / "figures",
+                                     args.figures)
+    except ExportError as exc:
+        _say("error", f"{exc}; the tables and report.html were written")
+        raise SystemExit(EXIT_WRITE_FAILED) from None
     except OSError as exc:
         _say("error", f"could not write into {out}: {exc.strerror or exc}; nothing was written")
         raise SystemExit(EXIT_WRITE_FAILED) from None
@@ -414,6 +500,10 @@ def main(argv: list[str] | None = None) -> None:
     print(sim.NOTICE, "", f"{len(dataset.runs)} run(s) collected, {len(effects)} treated scenario(s)"
           + (f"; same in every row: {same}" if same else ""), "", sep="\n")
     print(markdown(table) if len(effects) else "(no treated runs: no paired effects)")
+    if contrasts is not None:
+        from sim.experiments import contrast
+        print("", "Contrasts (B − A):", markdown(contrast.display(contrasts)) if len(contrasts)
+              else "(no stratum holds both scenarios)", contrast.NOTE, sep="\n")
     print("", *notes(effects, dataset.runs, args.seed), *left_out, "", *(f"wrote {p}" for p in written), sep="\n")
 
 

@@ -5,7 +5,7 @@
 
 Each row of experiments/calibration/manipulations.csv is a published experiment (a knock-out, a transplant, a
 drug, a cell transfer) with what it did to survival, onset or progression, and — where the model can express it
-— an in-silico equivalent (sim/configs/manipulation/<preset>.yaml). The model's answer is the paired change in
+— an in-silico equivalent (configs/manipulation/<preset>.yaml). The model's answer is the paired change in
 the same virtual individuals, untouched vs manipulated, over a cohort of seeds; a row matches when the change
 lies in the study's band (training rows, with numbers) or goes the study's way with p < 0.05 (a paired t-test
 over the individuals; "none": less than 5 % of the control value). Training rows are fitted by the calibration;
