@@ -111,7 +111,8 @@ def test_sigterm_and_sigint_remove_the_spool_and_write_no_result(tmp_path, sig):
 def test_sigkill_of_a_joblib_sweep_ends_its_workers(tmp_path):
     proc = start(tmp_path, "-m", "seed=0,1,2,3", "hydra/launcher=parallel", *LONG, f"hydra.sweep.dir={tmp_path / 'sweep'}")
     try:
-        wait_for(lambda: len(list((tmp_path / "sweep").glob("*/snapshots/.spool.tmp-*/*.f32"))) >= 2)
+        # both workers simulating a job (a job's two arms spool side by side, so count job folders)
+        wait_for(lambda: len({p.parents[2] for p in (tmp_path / "sweep").glob("*/snapshots/.spool.tmp-*/*.f32")}) >= 2)
         workers = children(proc.pid)  # loky workers and the resource trackers
         assert len(workers) >= 2
         proc.kill()
