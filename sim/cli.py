@@ -180,7 +180,9 @@ def run_job(cfg: DictConfig) -> float | None:
     from sim.run import summary_table
 
     try:
-        summary = _simulate_and_write(sim_cfg, out_dir, workers=1)  # both arms in one cohort (sim.cohort)
+        # two cores: one process per arm (on an idle machine 1.21× faster than both arms in one cohort, which uses
+        # 0.85× the CPU: sweep jobs and the dashboard do that); one core: both arms in one cohort
+        summary = _simulate_and_write(sim_cfg, out_dir, workers=min(2, os.cpu_count() or 1))
     except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
         _run_failed(out_dir, list(hc.overrides.task), exc)
     print(summary_table(summary))

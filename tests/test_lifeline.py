@@ -1,5 +1,5 @@
 """No orphans: killing the parent of a cohort pool or a joblib sweep ends its workers within seconds; SIGTERM
-removes the snapshot spool and temporary files (a single run simulates both arms in its own process).
+removes the snapshot spool and temporary files.
 
 Each test starts a long real command (a 2000-day quick run: minutes of work), waits until its worker
 processes exist and are simulating, sends the signal to the parent only, and watches /proc.
@@ -61,6 +61,22 @@ def seconds_until_gone(pids: list[int], limit: float = 60.0) -> float:
     while any(alive(p) for p in pids) and time.monotonic() - started < limit:
         time.sleep(0.05)
     return time.monotonic() - started
+
+
+def test_sigkill_of_a_runs_parent_ends_both_arm_workers(tmp_path):
+    run = tmp_path / "run"
+    proc = start(tmp_path, *LONG, f"hydra.run.dir={run}")
+    try:
+        wait_for(lambda: len(children(proc.pid)) >= 2 and any((run / "snapshots").glob(".spool.tmp-*/*.f32")))
+        workers = children(proc.pid)
+        proc.kill()
+        proc.wait()
+        took = seconds_until_gone(workers)
+        assert not [p for p in workers if alive(p)], "arm workers outlived their parent"
+        assert took < GRACE_S, took
+        wait_for(lambda: not any((run / "snapshots").glob(".spool.tmp-*")), timeout=5)  # the orphans cleaned up
+    finally:
+        proc.kill()
 
 
 POOL = """
