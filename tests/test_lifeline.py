@@ -63,18 +63,23 @@ def seconds_until_gone(pids: list[int], limit: float = 60.0) -> float:
     return time.monotonic() - started
 
 
+def kill_parent_and_check_workers(proc: subprocess.Popen, spools) -> None:
+    """SIGKILL the parent only; its workers must be gone within the grace time and have removed their spools."""
+    workers = children(proc.pid)
+    proc.kill()
+    proc.wait()
+    took = seconds_until_gone(workers)
+    assert not [p for p in workers if alive(p)], "workers outlived their parent"
+    assert took < GRACE_S, took
+    wait_for(lambda: not spools(), timeout=5)  # the orphans cleaned up
+
+
 def test_sigkill_of_a_runs_parent_ends_both_arm_workers(tmp_path):
     run = tmp_path / "run"
     proc = start(tmp_path, *LONG, f"hydra.run.dir={run}")
     try:
         wait_for(lambda: len(children(proc.pid)) >= 2 and any((run / "snapshots").glob(".spool.tmp-*/*.f32")))
-        workers = children(proc.pid)
-        proc.kill()
-        proc.wait()
-        took = seconds_until_gone(workers)
-        assert not [p for p in workers if alive(p)], "arm workers outlived their parent"
-        assert took < GRACE_S, took
-        wait_for(lambda: not any((run / "snapshots").glob(".spool.tmp-*")), timeout=5)  # the orphans cleaned up
+        kill_parent_and_check_workers(proc, lambda: list((run / "snapshots").glob(".spool.tmp-*")))
     finally:
         proc.kill()
 
@@ -97,13 +102,7 @@ def test_sigkill_of_a_cohort_pools_parent_ends_its_workers(tmp_path):
                             stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: len(children(proc.pid)) >= 2 and len(list(tmp_path.glob("*/.spool.tmp-x/*.f32"))) >= 2)
-        workers = children(proc.pid)
-        proc.kill()
-        proc.wait()
-        took = seconds_until_gone(workers)
-        assert not [p for p in workers if alive(p)], "workers outlived their parent"
-        assert took < GRACE_S, took
-        wait_for(lambda: not list(tmp_path.glob("*/.spool.tmp-*")), timeout=5)  # the orphans cleaned up
+        kill_parent_and_check_workers(proc, lambda: list(tmp_path.glob("*/.spool.tmp-*")))
     finally:
         proc.kill()
 
