@@ -223,7 +223,6 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
     """
     lifeline.watch_launcher()  # in a joblib/loky worker: end with the launching process, not minutes later
     from sim.experiments import sweep
-    from sim.run import config_hash, git_commit
 
     members = sweep.batch_of(Path(HydraConfig.get().sweep.dir), HydraConfig.get().job.num) if cfg.run.batch_size > 1 else None
     if members == []:
@@ -233,28 +232,46 @@ def _sweep_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | 
     try:
         check_known_keys(cfg)
         sim_cfg = validate(OmegaConf.to_object(cfg))
-        cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
-        key = sweep.cache_key(config_hash(sim_cfg), git_commit())
-        if sweep.is_finished(out_dir, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
-            sweep.keep_in_place(out_dir)
-            return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
-        finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
-        sweep.clear_outcome(out_dir)
-        if finished is not None and finished.resolve() != out_dir.resolve():
-            sweep.reuse(finished, out_dir)
-            return _delay(json.loads((out_dir / "summary.json").read_text(encoding="utf-8")))
-        if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
-            print(f"alsim: warning: job {out_dir.name}: {warning}", file=sys.stderr)
-        if sim_cfg.seed == sim_cfg.run.fail_on_seed:
-            raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
-        summary = _simulate_and_write(sim_cfg, out_dir, workers=1)
-        if cache:
-            sweep.register(cache, key, out_dir)
+        summary, key = _finished_or_pending(out_dir, sim_cfg)
+        if summary is None:
+            summary = _simulate_and_write(sim_cfg, out_dir, workers=1)
+            if key:
+                sweep.register(Path(sim_cfg.run.cache_dir), key, out_dir)
         return _delay(summary)
     except Exception as exc:  # one failing job must not end the sweep: record it and go on
-        sweep.record_failure(out_dir, overrides, exc)
-        print(f"alsim: job {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _job_failed(out_dir, overrides, exc)
         return None
+
+
+def _finished_or_pending(out_dir: Path, sim_cfg: SimConfig) -> tuple[dict | None, str | None]:
+    """A sweep job before it simulates: (its summary, None) if it is finished in place or reused from the cache,
+    else (None, its cache key or None without a cache) — after its warning, or its injected failure, if any."""
+    from sim.experiments import sweep
+    from sim.run import config_hash, git_commit
+
+    cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
+    key = sweep.cache_key(config_hash(sim_cfg), git_commit())
+    if sweep.is_finished(out_dir, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
+        sweep.keep_in_place(out_dir)
+        return json.loads((out_dir / "summary.json").read_text(encoding="utf-8")), None
+    finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
+    sweep.clear_outcome(out_dir)
+    if finished is not None and finished.resolve() != out_dir.resolve():
+        sweep.reuse(finished, out_dir)
+        return json.loads((out_dir / "summary.json").read_text(encoding="utf-8")), None
+    if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
+        print(f"alsim: warning: job {out_dir.name}: {warning}", file=sys.stderr)
+    if sim_cfg.seed == sim_cfg.run.fail_on_seed:
+        raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
+    return None, key if cache else None
+
+
+def _job_failed(out_dir: Path, overrides: list[str], exc: BaseException) -> None:
+    """One failing job must not end the sweep: record it (failure.json) and say so in one line."""
+    from sim.experiments import sweep
+
+    sweep.record_failure(out_dir, overrides, exc)
+    print(f"alsim: job {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float | None:
@@ -263,7 +280,7 @@ def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float
     Every member is checked, reused, failed and registered under its own configuration key, as it would be alone.
     """
     from sim.experiments import sweep
-    from sim.run import config_hash, git_commit, run_batch_to_folders
+    from sim.run import run_batch_to_folders
 
     todo: list[tuple[list[str], SimConfig, Path, str | None]] = []
     delays: dict[int, float | None] = {}
@@ -271,31 +288,17 @@ def _sweep_batch(sweep_dir: Path, members: list[tuple[int, list[str]]]) -> float
         out = sweep_dir / str(num)
         try:
             sim_cfg = compose_config(overrides)
-            cache = Path(sim_cfg.run.cache_dir) if sim_cfg.run.cache_dir else None
-            key = sweep.cache_key(config_hash(sim_cfg), git_commit())
-            if sweep.is_finished(out, config_hash(sim_cfg)):  # a re-run into the same sweep folder: keep it
-                sweep.keep_in_place(out)
-                delays[num] = _delay(json.loads((out / "summary.json").read_text(encoding="utf-8")))
+            summary, key = _finished_or_pending(out, sim_cfg)
+            if summary is not None:
+                delays[num] = _delay(summary)
                 continue
-            finished = sweep.find_finished(cache, key, config_hash(sim_cfg)) if cache else None
-            sweep.clear_outcome(out)
-            if finished is not None and finished.resolve() != out.resolve():
-                sweep.reuse(finished, out)
-                delays[num] = _delay(json.loads((out / "summary.json").read_text(encoding="utf-8")))
-                continue
-            if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):
-                print(f"alsim: warning: job {num}: {warning}", file=sys.stderr)
-            if sim_cfg.seed == sim_cfg.run.fail_on_seed:
-                raise RuntimeError(f"injected failure (run.fail_on_seed={sim_cfg.run.fail_on_seed})")
-            todo.append((overrides, sim_cfg, out, key if cache else None))
+            todo.append((overrides, sim_cfg, out, key))
         except Exception as exc:  # one failing job must not end the sweep: record it and go on
-            sweep.record_failure(out, overrides, exc)
-            print(f"alsim: job {num} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            _job_failed(out, overrides, exc)
     results = run_batch_to_folders([c for _, c, _, _ in todo], [o for _, _, o, _ in todo])
     for (overrides, sim_cfg, out, key), result in zip(todo, results):
         if isinstance(result, Exception):
-            sweep.record_failure(out, overrides, result)
-            print(f"alsim: job {out.name} failed: {type(result).__name__}: {result}", file=sys.stderr)
+            _job_failed(out, overrides, result)
             continue
         if key:
             sweep.register(Path(sim_cfg.run.cache_dir), key, out)

@@ -58,14 +58,6 @@ def batch_key(model: "ALSModel") -> tuple:
             repr(cfg.fields), cfg.domain.slab_thickness_um, cfg.domain.ecs_fraction)
 
 
-def group_by_key(models: list["ALSModel"]) -> list[list["ALSModel"]]:
-    """Models split into groups that can share a cohort, in first-seen order."""
-    groups: dict[tuple, list] = {}
-    for m in models:
-        groups.setdefault(batch_key(m), []).append(m)
-    return list(groups.values())
-
-
 class Cohort:
     """B models that advance together, step by step (see the module docstring)."""
 
