@@ -431,3 +431,25 @@ def test_apply_uptake_multiplies_by_exp_minus_k_dt_per_voxel():
     va, vb = solver.step(src), ref.step(src)
     for f in range(NF):
         np.testing.assert_allclose(va[f], vb[f], rtol=0, atol=1e-13 * np.abs(vb[f]).max(), err_msg=FIELD_NAMES[f])
+
+
+def test_planes_without_sources_or_content_skip_their_transforms_and_give_the_full_result():
+    """A plane with no source only decays and an empty plane stays empty: the same values as transforming everything."""
+    rng = np.random.default_rng(7)
+    shape, dx, dt = (14, 11), 25.0, 1.0
+    diffusion, decay = rng.uniform(10, 5e4, 9), rng.uniform(0.01, 2.0, 9)
+    solver = FieldSolver(shape, dx, diffusion, decay, dt)
+    start = rng.uniform(0, 5, (9, *shape))
+    start[[2, 5]] = 0.0  # nothing there yet
+    solver.set_values(start)
+    spectrum = fft.dctn(start, type=2, axes=(-2, -1), norm="ortho")
+    for step in range(4):
+        sources = rng.uniform(0, 3, (9, *shape))
+        sources[[2, 6]] = 0.0  # field 2: empty and silent (skips both transforms); field 6: silent, decays
+        if step == 3:
+            sources[5] = 0.0
+        values = solver.step(sources)
+        spectrum = spectrum * solver._E + fft.dctn(sources, type=2, axes=(-2, -1), norm="ortho") * solver._G
+        full = np.maximum(fft.idctn(spectrum, type=2, axes=(-2, -1), norm="ortho"), 0.0)
+        assert np.array_equal(values, full)  # signed zeros aside, bit for bit
+        assert not values[2].any() and values[6].any()
