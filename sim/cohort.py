@@ -50,7 +50,7 @@ class NumericalError(RuntimeError):
     """A field became non-finite; the message names the field, the step and the individual."""
 
 
-def batch_key(model: "ALSModel") -> tuple:
+def batch_key(model: ALSModel) -> tuple:
     """What individuals must share to advance together: the grid, the clock, the neuron count and every
     parameter the vectorized rules read as one number for the whole batch (the rest may differ)."""
     cfg = model.cfg
@@ -61,7 +61,7 @@ def batch_key(model: "ALSModel") -> tuple:
 class Cohort:
     """B models that advance together, step by step (see the module docstring)."""
 
-    def __init__(self, models: list["ALSModel"]):
+    def __init__(self, models: list[ALSModel]):
         if len({batch_key(m) for m in models}) > 1:
             raise ValueError("models of one cohort must share grid, clock, neuron count and the batched rules' parameters")
         self.models: list[ALSModel] = []
@@ -72,7 +72,7 @@ class Cohort:
         self._bind(models, list(range(len(models))))
 
     # ------------------------------------------------------------------ set-up
-    def _bind(self, models: list["ALSModel"], positions: list[int]) -> None:
+    def _bind(self, models: list[ALSModel], positions: list[int]) -> None:
         """Stack the models' fields and neuron columns (their arrays become views of the stacks)."""
         self.models, self._position = models, positions
         if not models:
@@ -183,7 +183,7 @@ class Cohort:
         s["unit_size"][...] = mn.update_unit_size(s["unit_size"], s["health"], s["alive"], ms[0].n_neurons, p, ms[0].ctx.dt_days)
 
     @staticmethod
-    def _neuron_agents(m: "ALSModel", inputs: np.ndarray) -> np.ndarray:
+    def _neuron_agents(m: ALSModel, inputs: np.ndarray) -> np.ndarray:
         """The per-agent Mesa engine (`engine=agents`): every neuron's `step()` on its own inputs."""
         m.ctx.neuron_inputs = inputs
         return m._neuron_rules()
@@ -245,7 +245,7 @@ class Cohort:
             mg.apply_births_and_deaths(ms[j], born[a:b], dies[a:b])
 
     @staticmethod
-    def _microglia_agents(ms: list["ALSModel"], inputs: np.ndarray, u: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    def _microglia_agents(ms: list[ALSModel], inputs: np.ndarray, u: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """The per-agent Mesa engine (`engine=agents`): every cell's `step()` on its own inputs."""
         out = []
         for j, m in enumerate(ms):
@@ -255,7 +255,7 @@ class Cohort:
             out.append(m.microglia_store["state"].copy())
         return np.concatenate(out)
 
-    def _treg_contacts(self, ms: list["ALSModel"], x: np.ndarray, y: np.ndarray, ind: np.ndarray, r: float) -> np.ndarray:
+    def _treg_contacts(self, ms: list[ALSModel], x: np.ndarray, y: np.ndarray, ind: np.ndarray, r: float) -> np.ndarray:
         """Tregs of the same individual within r of each microglial cell."""
         tregs = [m.treg_store for m in ms]
         tcounts = np.array([len(t) for t in tregs])
@@ -277,15 +277,18 @@ class Cohort:
             x = np.concatenate([t["x"] for t in stores])
             y = np.concatenate([t["y"] for t in stores])
             normals = np.concatenate([d[1] for d in draws if d is not None], axis=1)
-            stride = np.array([tr.stride_um(m) for m, n in zip(ms, counts) for _ in range(n)])
+            stride = np.repeat([tr.stride_um(m) for m in ms], counts)
             x, y = tr.wander(x, y, stride, normals, m0.width, m0.height)
+            # who leaves (after moving, as the rule is written): each individual's own probability and draws
+            u = np.concatenate([d[0] for d in draws if d is not None])
+            leaving = u < np.repeat([tr.leave_probability(m.ctx.dt_h, m.cfg.tregs) for m in ms], counts)
             a = 0
-            for t, n in zip(stores, counts):
+            for m, t, n in zip(ms, stores, counts):
                 t["x"][:], t["y"][:] = x[a:a + n], y[a:a + n]
+                if leaving[a:a + n].any():
+                    tr.remove(m, leaving[a:a + n])
                 a += n
-        for m, d in zip(ms, draws):
-            if d is not None:
-                tr.leave(m, d[0])
+        for m in ms:
             tr.arrive(m)
 
     # ------------------------------------------------------------------ fields
@@ -395,7 +398,7 @@ class Cohort:
         self.drop(list(bad_rows))
 
 
-def hooked(m: "ALSModel", hook: str) -> list:
+def hooked(m: ALSModel, hook: str) -> list:
     """The model's switched-on pathways that implement `hook` (the others' hooks do nothing; skipping them saves time)."""
     if not m.pathways:
         return m.pathways
@@ -406,7 +409,7 @@ def hooked(m: "ALSModel", hook: str) -> list:
     return cache[key]
 
 
-def _next_event_time(m: "ALSModel") -> float:
+def _next_event_time(m: ALSModel) -> float:
     """Time of the model's next scheduled Mesa event (infinity if none); cancelled events at the head are dropped."""
     events = m._event_list._events
     while events and events[0].CANCELED:

@@ -23,9 +23,14 @@ def infiltration_rate_per_h(area_mm2: float, leak: float, mean_damage: float, sy
     return p.max_infiltration_per_mm2_per_day / 24.0 * area_mm2 * leak * recruit * systemic
 
 
+def leave_probability(dt_h: float, p: TregConfig) -> float:
+    """Probability that a Treg leaves the patch during one step (exponential residence time)."""
+    return -np.expm1(-dt_h / (p.residence_days * 24.0))
+
+
 def leaves(u, dt_h: float, p: TregConfig):
     """Mask of Tregs that leave the patch this step."""
-    return u < -np.expm1(-dt_h / (p.residence_days * 24.0))
+    return u < leave_probability(dt_h, p)
 
 
 class Treg(ColumnAgent):
@@ -63,8 +68,13 @@ def wander(x, y, stride, normals, width: float, height: float):
 
 def leave(model, u) -> None:
     """Tregs whose draw falls under the leaving probability go (after they moved, as the rule is written)."""
+    remove(model, leaves(u, model.ctx.dt_h, model.cfg.tregs))
+
+
+def remove(model, mask) -> None:
+    """Take the Tregs of the mask out of the patch."""
     s = model.treg_store
-    for agent in [s.owners[i] for i in np.flatnonzero(leaves(u, model.ctx.dt_h, model.cfg.tregs))]:
+    for agent in [s.owners[i] for i in np.flatnonzero(mask)]:
         agent.remove()
 
 
