@@ -60,8 +60,8 @@ def test_every_subpackage_is_in_the_wheel():
     """The wheel's package list is explicit (it maps configs/ to sim.configs): a new subpackage must be added."""
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sim").rglob("__init__.py")}
-    assert found | {"sim.configs"} == listed
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"sim.configs": "configs"}
+    assert found | {"sim.configs", "sim.validation"} == listed
+    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"sim.configs": "configs", "sim.validation": "experiments/validation"}
 
 
 def _site_packages() -> list[str]:
@@ -81,6 +81,7 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_alsim(tmp_path):
         names = set(z.namelist())
     assert "sim/configs/config.yaml" in names and "sim/configs/disease/human_sporadic.yaml" in names
     assert "sim/configs/hydra/help/alsim.yaml" in names and "sim/dashboard/assets/style.css" in names
+    assert "sim/validation/msc_preclinical.csv" in names
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -94,6 +95,10 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_alsim(tmp_path):
                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert where.returncode == 0, where.stderr[-2000:]
     assert Path(where.stdout.strip()) == Path(purelib) / "sim" / "configs"
+    table = subprocess.run([str(venv / "bin" / "python"), "-c", "from sim.experiments.validation import find_table, split_digest; "
+                            "print(find_table()); split_digest()"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert Path(table.stdout.strip()) == Path(purelib) / "sim" / "validation" / "msc_preclinical.csv"
     run = subprocess.run([str(venv / "bin" / "alsim"), "domain=quick"], capture_output=True, text=True, cwd=tmp_path,
                          timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
