@@ -34,7 +34,9 @@ cohort    the batched engine (`sim.cohort`) on quick mouse individuals (domain=q
           = every file of the run folders written from one cohort (seeds, arms, a dose, a knock-out, a
           manipulation) is byte-identical to the folder of each run alone; `cohort_1000_seconds` = wall time of
           1,000 paired quick mouse individuals (time series only, as calibration and inference need) in cohorts
-          on all local cores.
+          on all local cores. `transform_floor_large_seconds`: the field transforms alone (timed call by call inside one pass of
+          the 64-individual cohort), per individual × the large cohort's size ÷ cores — the part of `cohort_1000_seconds`
+          that batching cannot shrink (a plane's transform costs the same in a batch or alone).
 
 Writes benchmarks/results.json (or --out) and <out stem>.profile.txt beside it. Timings are medians of
 repeats; on a shared machine compare the ratios, which are measured in the same run.
@@ -657,6 +659,13 @@ def bench_cohort(sz: Sizes) -> dict:
     speedup = median(rate_b) / median(rate_s)
     log(f"  cohort of {sz.cohort_batched}: {median(rate_b):.2f} paired individuals/s vs one at a time {median(rate_s):.2f}/s, ×{speedup:.2f}")
 
+    # The field transforms alone, timed inside one pass of the same cohort: a floor that no reduction of the
+    # per-individual Python work can go below (each plane's transform costs the same batched or not).
+    transform_s, batched_s = transform_seconds(batched)
+    transform_floor = transform_s / sz.cohort_batched * sz.cohort_large / (os.cpu_count() or 1)
+    log(f"  field transforms: {transform_s:.1f} s of the cohort's {batched_s:.1f} s ({transform_s / batched_s:.0%}); "
+        f"for {sz.cohort_large} paired individuals on {os.cpu_count() or 1} core(s) that part alone is {transform_floor:.0f} s")
+
     matches = batched_matches_single(sz)
     log(f"  batched run folders identical to single runs: {matches}")
 
@@ -670,8 +679,39 @@ def bench_cohort(sz: Sizes) -> dict:
     return {"cohort_speedup": speedup, "paired_per_second_batched": rate_b, "paired_per_second_one_at_a_time": rate_s,
             "batched_individuals": sz.cohort_batched, "single_individuals_timed": sz.cohort_single, "horizon_days": sz.cohort_horizon,
             "batched_matches_single": matches, "large_cohort_individuals": sz.cohort_large, "large_cohort_seconds": large_s,
+            "transform_seconds_in_batched": transform_s, "batched_seconds_transforms_timed": batched_s,
+            "transform_share": transform_s / batched_s, "transform_floor_large_seconds": transform_floor,
             "large_cohort_workers": workers, "large_cohort_failed": failed,
             "cohort_1000_seconds": large_s if sz.cohort_large == 1000 else None}
+
+
+def transform_seconds(fn) -> tuple[float, float]:
+    """(seconds inside the field solver's DCTs, wall seconds) of one call of fn, the transforms timed one by one."""
+    import sim.fields as fields
+    real = fields.fft
+    spent = [0.0]
+
+    class Timed:
+        @staticmethod
+        def dctn(*a, **k):
+            t0 = time.perf_counter()
+            out = real.dctn(*a, **k)
+            spent[0] += time.perf_counter() - t0
+            return out
+
+        @staticmethod
+        def idctn(*a, **k):
+            t0 = time.perf_counter()
+            out = real.idctn(*a, **k)
+            spent[0] += time.perf_counter() - t0
+            return out
+
+    fields.fft = Timed
+    try:
+        wall = timed(fn)
+    finally:
+        fields.fft = real
+    return spent[0], wall
 
 
 def batched_matches_single(sz: Sizes) -> bool:
@@ -745,6 +785,8 @@ def table(res: dict) -> str:
         lines.append(f"cohort ({c['batched_individuals']} quick mouse individuals, both arms): ×{c['cohort_speedup']:.2f} paired "
                      f"individuals per second vs one at a time; identical files: {c['batched_matches_single']}; "
                      f"{c['large_cohort_individuals']} paired individuals on {c['large_cohort_workers']} core(s): {c['large_cohort_seconds']:.1f} s")
+        lines.append(f"  field transforms: {c['transform_share']:.0%} of the batched time; for {c['large_cohort_individuals']} paired "
+                     f"individuals on {c['large_cohort_workers']} core(s) they alone take {c['transform_floor_large_seconds']:.0f} s")
     return "\n".join(lines)
 
 

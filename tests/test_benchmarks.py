@@ -27,6 +27,8 @@ def test_benchmark_smoke_run_writes_every_key(tmp_path):
     assert res["engines_agree"] is True
     assert res["batched_matches_single"] is True  # every file of a batched run folder equals its single run's
     assert res["cohort_1000_seconds"] is None and res["sections"]["cohort"]["large_cohort_failed"] == 0  # smoke: 4, not 1,000
+    c = res["sections"]["cohort"]  # the transforms were timed inside the batched run: a part of it, never more
+    assert 0 < c["transform_seconds_in_batched"] < c["batched_seconds_transforms_timed"] and c["transform_floor_large_seconds"] > 0
     m = res["machine"]
     assert isinstance(m["cores"], int) and m["cores"] >= 1
     assert all(isinstance(m[k], str) and m[k] for k in ("cpu_model", "python", "numpy"))
