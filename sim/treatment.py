@@ -39,7 +39,7 @@ def has_dose(t: TreatmentConfig) -> bool:
 def cells_per_infusion(t: TreatmentConfig, d: DiseaseConfig) -> int:
     """Cells in one infusion or injection: `cells_per_dose` if given, else dose per kg × body weight."""
     if t.cells_per_dose > 0:
-        return int(round(t.cells_per_dose))
+        return round(t.cells_per_dose)
     return int(round(t.dose_cells_per_kg * d.body_weight_kg))
 
 
