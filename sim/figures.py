@@ -443,7 +443,7 @@ def _arm_title(arm: str, day: float, agents: pd.DataFrame) -> str:
     alive = len(_layer_rows(agents, "motor_neuron", "alive"))
     total = len(agents[agents["type"] == "motor_neuron"])
     msc = agents[agents["type"] == "msc"]
-    outside = ", ".join(f"{msc.loc[msc['state'] == c, 'value'].sum():.2g} in {c}" for c in ("blood", "lung")
+    outside = ", ".join(f"{msc.loc[msc['state'] == c, 'value'].sum():.2g} in {c}" for c in ("blood", "lung", "csf")
                         if (msc["state"] == c).any())
     text = (f"{arm} arm, day {day:g}: {alive}/{total} motor neurons alive, {len(_layer_rows(agents, 'treg', None))} Tregs, "
             f"{len(_layer_rows(agents, 'msc', 'tissue'))} MSCs in the patch")

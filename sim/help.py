@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 from sim.config import ENGINES, ROUTES, SPECIES, SimConfig, iter_params
 
 # The keys a first user changes; everything else is in docs/parameters.md.
-MOST_USED = ("seed", "treatment.dose_cells_per_kg", "treatment.start_day", "treatment.n_infusions",
+MOST_USED = ("seed", "treatment.route", "treatment.dose_cells_per_kg", "treatment.start_day", "treatment.n_infusions",
              "treatment.interval_days", "disease.horizon_days", "disease.individual_drive_sd_log",
              "msc.pathways.systemic_treg", "engine")
 
