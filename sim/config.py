@@ -486,11 +486,11 @@ class TreatmentConfig:
         4e7, "cells/kg", (1e6, 1e8), 'derived: 1×10⁶ MSCs i.v. per SOD1-G93A mouse (Uccelli et al. 2012 Mol Med 18:794) ÷ 0.025 kg = 4×10⁷/kg; human IV dose 1.0–3.0×10⁶/kg (Moll et al. 2012 Stem Cells 30:1565, doi:10.1002/stem.1111)',
         "Cells per kg of body weight per infusion (used when treatment.cells_per_dose is 0).", bounds=(0.0, 1e10))
     cells_per_dose: float = param(
-        0.0, "cells", (0.0, 2e8), 'assumption/design: default 0 = dose by body weight (treatment.dose_cells_per_kg); '
+        0.0, "cells", (0.0, 2e8), 'assumption/design: default 0 = dose by body weight instead; '
         'above 0, range from reported intrathecal doses, given per injection: 1×10⁴–1×10⁶ hMSCs into the cisterna magna of SOD1-G93A mice (Kim H et al. 2010 Neurosci Lett '
         '468:190, doi:10.1016/j.neulet.2009.10.074), mean 63.2×10⁶ autologous MSCs IT in MS/ALS patients (Karussis et al. '
         '2010 Arch Neurol 67:1187)',
-        "Cells per infusion or injection whatever the body weight; when > 0 it replaces treatment.dose_cells_per_kg.",
+        "Cells per infusion or injection whatever the body weight; when > 0 it replaces the dose per kg.",
         bounds=(0.0, 1e12))
     start_day: float = param(90.0, "d", None, 'assumption (90 d); Uccelli et al. 2012 Mol Med 18:794: single IV injection during the symptomatic stage (age not given in abstract)', "Day of the first infusion on the preset's clock.",
                              bounds=(0.0, 1e5))

@@ -1,7 +1,7 @@
 """The MSC dosing schedule: which days an infusion (IV) or injection (intrathecal) happens, and how many cells it holds.
 
-A dose is either per kg of body weight (`treatment.dose_cells_per_kg`, the usual IV unit) or per injection
-(`treatment.cells_per_dose`, the usual intrathecal unit); a per-injection dose > 0 replaces the per-kg one.
+A dose is either per kg of body weight (`dose_cells_per_kg`, the usual IV unit) or per injection
+(`cells_per_dose`, the usual intrathecal unit); a per-injection dose > 0 replaces the per-kg one.
 """
 from __future__ import annotations
 
