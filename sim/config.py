@@ -358,7 +358,7 @@ class MSCPathways:
 
 @dataclass
 class MSCConfig:
-    """IV MSC pharmacokinetics, homing, in-tissue behaviour and systemic effects."""
+    """MSC pharmacokinetics (IV and intrathecal), homing, in-tissue behaviour and systemic effects."""
 
     packets_per_infusion: int = setting(
         400, "Number of Mesa agents an infusion is split into while outside the tissue (each stands for dose/packets cells).",
@@ -383,6 +383,33 @@ class MSCConfig:
     tissue_half_life_h: float = param(24.0, "h", (8.0, 72.0), 'assumption (tissue t½ 24 h); lung proxy Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297: viable i.v. MSCs recovered from lungs up to 24 h, none at 72 h or in other organs', "Half-life of MSCs in tissue.",
                                       bounds=(1e-3, INF))
     speed_um_per_h: float = param(10.0, "µm/h", (0.0, 40.0), 'assumption', "Chemotactic speed of MSCs in tissue up the damage gradient.")
+    # Intrathecal route (treatment.route=intrathecal): cells injected into the cerebrospinal fluid (sim/pk.py).
+    csf_half_life_h: float = param(
+        48.0, "h", (12.0, 720.0), ASSUMPTION + " (no clearance time of MSCs from the CSF was found measured. Bounds: human "
+        "IT ferumoxide-labelled MSCs coat the pia, dorsal and ventral root entry zones on MRI (Karussis et al. 2010 Arch "
+        "Neurol 67:1187, doi:10.1001/archneurol.2010.248); hBM-MSCs IT in NOD-SCID mice are found in 4/6 spinal cords at "
+        "24 h (Tissue Eng Regen Med 2019, doi:10.1007/s13770-019-00202-1); BMSCs given into the CSF of rats with a "
+        "1-week-old cord injury are found in the lesion at 2 d but none at 7 d (Nakano et al. 2013 PLoS One 8:e73494, "
+        "doi:10.1371/journal.pone.0073494); a rabbit IT safety study says MSCs may reside in the CSF for months "
+        "(PMC4428970), hence the upper end of 30 d)",
+        "Half-life of MSCs in the cerebrospinal fluid: each leaves it (into the cord, to the blood or cleared) at rate ln 2/t½.",
+        bounds=(1e-3, INF))
+    csf_entry_fraction_to_cord: float = param(
+        0.01, "1", (1e-4, 0.3), ASSUMPTION + " (no fraction measured; direction: IT MSCs infiltrate the parenchyma and migrate "
+        "into the ventral grey matter of symptomatic SOD1-G93A rats, Boucherie et al. 2009 J Neurosci Res 87:2034, "
+        "doi:10.1002/jnr.22038; against: IT hMSCs did not survive in the lesion of compressed rat cords, Urdzíková et al. "
+        "2014 Int J Mol Sci 15:11275, doi:10.3390/ijms150711275, and cells given into the CSF entered only a fresh cord "
+        "lesion, Nakano et al. 2013 PLoS One 8:e73494)",
+        "Fraction of the cells leaving the CSF that enter the whole spinal cord's parenchyma at saturating damage "
+        "(through the pia, not the blood–spinal-cord barrier: no barrier-leak factor); the patch gets its volume share.",
+        bounds=(0.0, 1.0))
+    csf_drain_to_blood_fraction: float = param(
+        0.02, "1", (0.0, 0.2), ASSUMPTION + " (CSF drains to venous blood and lymph; after IT hBM-MSCs in NOD-SCID mice human "
+        "DNA was reported at 24 h only in spinal cord (4/6) and heart (1/6) of the nine organs sampled (Tissue Eng Regen Med "
+        "2019, doi:10.1007/s13770-019-00202-1), so little of a dose reaches the blood)",
+        "Fraction of the cells leaving the CSF that drain to the venous blood (then lung arrest as after IV infusion); "
+        "the rest of the cells leaving the CSF, neither entering the cord nor draining, are cleared.",
+        bounds=(0.0, 1.0))
     tgfb: float = param(0.03, "molecules/s/cell", (0.003, 0.3), 'assumption (0.03 molecules/s ≈ 0.11 ng active TGF-β1 per 10⁶ cells/day = 10 % of ~1 ng total); Siegel et al. 2013 BMC Med 11:146 abstract lists VEGF-A, HGF, LIF… secretion, no TGF-β number found',
                         "Active TGF-β secretion of a tissue MSC.")
     bdnf: float = param(0.026, "molecules/s/cell", (0.005, 0.1), 'assumption (0.026 molecules/s ≈ 100 pg/10⁶ cells/day); Gu et al. 2012 Neurol Res 34:172, doi:10.1179/1743132811Y.0000000068 report 132 ± 12 pg/mL BDNF in BMSC-conditioned medium only',
@@ -449,13 +476,22 @@ class MSCConfig:
 # --------------------------------------------------------------------------- treatment
 @dataclass
 class TreatmentConfig:
-    """The IV MSC course: dose, first infusion day, number of infusions, interval."""
+    """The MSC course: route, dose, first infusion day, number of infusions, interval."""
 
     name: str = setting("iv_msc", "Name of the treatment preset.")
     enabled: bool = switch(True, "Simulate a treated arm next to the control arm.")
+    route: str = setting("iv", "Where the cells are given: iv (into a vein: most lodge in the lung) or intrathecal (into the "
+                               "cerebrospinal fluid: msc.csf_*). See docs/model.md, Routes.")
     dose_cells_per_kg: float = param(
         4e7, "cells/kg", (1e6, 1e8), 'derived: 1×10⁶ MSCs i.v. per SOD1-G93A mouse (Uccelli et al. 2012 Mol Med 18:794) ÷ 0.025 kg = 4×10⁷/kg; human IV dose 1.0–3.0×10⁶/kg (Moll et al. 2012 Stem Cells 30:1565, doi:10.1002/stem.1111)',
-        "Cells per kg of body weight per infusion.", bounds=(0.0, 1e10))
+        "Cells per kg of body weight per infusion (used when treatment.cells_per_dose is 0).", bounds=(0.0, 1e10))
+    cells_per_dose: float = param(
+        0.0, "cells", (0.0, 2e8), 'assumption/design: default 0 = dose by body weight instead; '
+        'above 0, range from reported intrathecal doses, given per injection: 1×10⁴–1×10⁶ hMSCs into the cisterna magna of SOD1-G93A mice (Kim H et al. 2010 Neurosci Lett '
+        '468:190, doi:10.1016/j.neulet.2009.10.074), mean 63.2×10⁶ autologous MSCs IT in MS/ALS patients (Karussis et al. '
+        '2010 Arch Neurol 67:1187)',
+        "Cells per infusion or injection whatever the body weight; when > 0 it replaces the dose per kg.",
+        bounds=(0.0, 1e12))
     start_day: float = param(90.0, "d", None, 'assumption (90 d); Uccelli et al. 2012 Mol Med 18:794: single IV injection during the symptomatic stage (age not given in abstract)', "Day of the first infusion on the preset's clock.",
                              bounds=(0.0, 1e5))
     n_infusions: int = param(1, "1", (1, 6), 'assumption/design: default 1 = single IV injection (Uccelli et al. 2012 Mol Med 18:794); range up to 5 from ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4 (2 IT + 3 boosters)', "Number of infusions.",
@@ -550,6 +586,7 @@ class SimConfig:
 ENGINES = ("vectorized", "agents")
 SPECIES = ("mouse", "human")
 COHORT_DRAWS = ("random", "stratified")
+ROUTES = ("iv", "intrathecal")
 BYTES_PER_VOXEL = resources.BYTES_PER_VOXEL
 
 
@@ -603,6 +640,7 @@ def validate(cfg: SimConfig) -> SimConfig:
     _check_choice("engine", cfg.engine, ENGINES)
     _check_choice("calibration.individuals", cfg.calibration.individuals, COHORT_DRAWS)
     _check_choice("disease.species", d.species, SPECIES)
+    _check_choice("treatment.route", t.route, ROUTES)
     if d.horizon_days <= d.start_day:
         raise ConfigError(f"disease.horizon_days={d.horizon_days:g} is invalid: allowed range is > disease.start_day ({d.start_day:g})")
     if d.ff_fraction + d.fr_fraction > 1.0:
@@ -610,15 +648,23 @@ def validate(cfg: SimConfig) -> SimConfig:
     if d.end_stage_functional_index >= d.onset_functional_index:
         raise ConfigError(f"disease.end_stage_functional_index={d.end_stage_functional_index:g} is invalid: "
                           f"allowed range is < disease.onset_functional_index ({d.onset_functional_index:g})")
+    m = cfg.msc
+    if m.csf_entry_fraction_to_cord + m.csf_drain_to_blood_fraction > 1.0:
+        raise ConfigError(f"msc.csf_drain_to_blood_fraction={m.csf_drain_to_blood_fraction:g} is invalid: allowed range is "
+                          f"[0, {1 - m.csf_entry_fraction_to_cord:g}] (csf_entry_fraction_to_cord + csf_drain_to_blood_fraction ≤ 1)")
     if t.enabled:
-        if t.n_infusions == 0 and t.dose_cells_per_kg > 0:
+        if t.n_infusions == 0 and t.cells_per_dose > 0:
+            raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.cells_per_dose={t.cells_per_dose:g}: allowed range is ≥ 1 when a dose is given")
+        if t.n_infusions == 0 and t.dose_cells_per_kg > 0 and t.cells_per_dose == 0:
             raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.dose_cells_per_kg={t.dose_cells_per_kg:g}: allowed range is ≥ 1 when a dose is given")
         if not d.start_day <= t.start_day < d.horizon_days:
             raise ConfigError(
                 f"treatment.start_day={t.start_day:g} is invalid: allowed range is [{d.start_day:g}, {d.horizon_days:g}) (the simulated days of disease={d.name})")
         if t.n_infusions > 1 and t.interval_days <= 0:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
-        if t.n_infusions * d.body_weight_kg * t.dose_cells_per_kg > 1e12:
+        if t.cells_per_dose > 0 and t.n_infusions * t.cells_per_dose > 1e12:
+            raise ConfigError(f"treatment.cells_per_dose={t.cells_per_dose:g} is invalid: the course would exceed 1e12 cells in total")
+        if t.cells_per_dose == 0 and t.n_infusions * d.body_weight_kg * t.dose_cells_per_kg > 1e12:
             raise ConfigError(f"treatment.dose_cells_per_kg={t.dose_cells_per_kg:g} is invalid: the course would exceed 1e12 cells in total")
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")

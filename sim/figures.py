@@ -270,8 +270,8 @@ FIELD_LABELS = {"tnf": "TNF-α", "il1b": "IL-1β", "il10": "IL-10", "tgfb": "TGF
                 "gdnf": "GDNF", "ros": "ROS (H₂O₂)", "glutamate": "glutamate", "damage": "damage/chemokine signal"}
 MICROGLIA_STATES = ("surveillant", "pro_inflammatory", "protective")
 STATE_COLORS = {"surveillant": "#9e9e9e", "pro_inflammatory": "#d62728", "protective": "#17becf"}
-MSC_COMPARTMENTS = ("blood", "lung", "tissue", "cleared")
-MSC_COLORS = {"blood": "#d62728", "lung": "#ff7f0e", "tissue": "#2ca02c", "cleared": "#bdbdbd"}
+MSC_COMPARTMENTS = ("blood", "lung", "csf", "tissue", "cleared")
+MSC_COLORS = {"blood": "#d62728", "lung": "#ff7f0e", "csf": "#1f77b4", "tissue": "#2ca02c", "cleared": "#bdbdbd"}
 
 
 def field_label(name: str) -> str:
@@ -388,11 +388,11 @@ def field_mean_curves(ts: pd.DataFrame, field_names: Iterable[str], field_units:
 
 
 def msc_journey(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Figure:
-    """Where the infused MSCs are over time in the treated arm: blood → lung → tissue → cleared.
+    """Where the infused MSCs are over time in the treated arm: blood → lung (IV) or CSF (intrathecal) → tissue → cleared.
 
     Left: every infused cell, stacked by compartment (the stack reaches the cells infused so far).
-    Right: the cells that reached the tissue patch, on their own axis, because after IV infusion
-    they are a tiny fraction (often zero) and would be invisible in the stack.
+    Right: the cells that reached the tissue patch, on their own axis, because they are a tiny fraction
+    (after IV infusion often zero) and would be invisible in the stack.
     """
     title = "MSC journey in the treated arm (cells)"
     treated = ts[ts["arm"] == "treated"] if "arm" in ts else ts
@@ -400,7 +400,9 @@ def msc_journey(ts: pd.DataFrame, infusion_days: Iterable[float] = ()) -> go.Fig
         return _empty(title, "no MSCs infused in this run (control only, or a dose of 0): nothing to follow")
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.1,
                         subplot_titles=("all infused cells by compartment (stacked)", "cells in the tissue patch"))
-    for comp in ("blood", "lung", "cleared"):
+    for comp in ("blood", "lung", "csf", "cleared"):
+        if f"msc_{comp}" not in treated:  # the CSF column exists only in intrathecal runs
+            continue
         fig.add_trace(go.Scatter(x=treated["day"], y=treated[f"msc_{comp}"], mode="lines", stackgroup="msc", name=comp,
                                  line={"color": MSC_COLORS[comp], "width": 0.5},
                                  hovertemplate=f"{comp}, day %{{x:g}}: %{{y:.3g}} cells<extra></extra>"), row=1, col=1)
@@ -441,7 +443,7 @@ def _arm_title(arm: str, day: float, agents: pd.DataFrame) -> str:
     alive = len(_layer_rows(agents, "motor_neuron", "alive"))
     total = len(agents[agents["type"] == "motor_neuron"])
     msc = agents[agents["type"] == "msc"]
-    outside = ", ".join(f"{msc.loc[msc['state'] == c, 'value'].sum():.2g} in {c}" for c in ("blood", "lung")
+    outside = ", ".join(f"{msc.loc[msc['state'] == c, 'value'].sum():.2g} in {c}" for c in ("blood", "lung", "csf")
                         if (msc["state"] == c).any())
     text = (f"{arm} arm, day {day:g}: {alive}/{total} motor neurons alive, {len(_layer_rows(agents, 'treg', None))} Tregs, "
             f"{len(_layer_rows(agents, 'msc', 'tissue'))} MSCs in the patch")

@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 from omegaconf import OmegaConf
 
-from sim.config import ENGINES, SPECIES, SimConfig, iter_params
+from sim.config import ENGINES, ROUTES, SPECIES, SimConfig, iter_params
 
 # The keys a first user changes; everything else is in docs/parameters.md.
-MOST_USED = ("seed", "treatment.dose_cells_per_kg", "treatment.start_day", "treatment.n_infusions",
+MOST_USED = ("seed", "treatment.route", "treatment.dose_cells_per_kg", "treatment.start_day", "treatment.n_infusions",
              "treatment.interval_days", "disease.horizon_days", "disease.individual_drive_sd_log",
              "msc.pathways.systemic_treg", "engine")
 
@@ -54,7 +54,7 @@ def _num(x: Any) -> str:
 
 
 # Keys that take one of a few words: their allowed values, from the validation in sim.config.
-CHOICES = {"engine": ENGINES, "disease.species": SPECIES}
+CHOICES = {"engine": ENGINES, "disease.species": SPECIES, "treatment.route": ROUTES}
 
 
 def _as_number(v: Any) -> Any:

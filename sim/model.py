@@ -134,6 +134,7 @@ class ALSModel(mesa.Model):
         self.msc_infused = 0
         self.tissue_msc_count = 0  # kept by `sim.pk`: lets the local pathways skip patches without MSCs at once
         self.msc_cleared = 0
+        self.msc_entered = 0  # cells that entered the patch so far (homing or from the CSF), kept by `sim.pk`
         self.burden_per_kg = 0.0
         self.blood_products = 0.0
         self.infusions_given: list[float] = []

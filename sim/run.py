@@ -23,7 +23,7 @@ from sim.cohort import Cohort, batch_key
 from sim.eligibility import day_note, summary_reason
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
-from sim.treatment import cells_per_infusion, course_warning, infusion_days, infusions_past_horizon
+from sim.treatment import cells_per_infusion, course_warning, dose_per_kg, infusion_days, infusions_past_horizon
 
 ProgressFn = Callable[[str, float], None]
 
@@ -347,7 +347,7 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "seed": cfg.seed,
         "disease": d.name,
         "domain": cfg.domain.name,
-        "treatment": {"name": t.name, "enabled": t.enabled, "dose_cells_per_kg": t.dose_cells_per_kg,
+        "treatment": {"name": t.name, "enabled": t.enabled, "route": t.route, "dose_cells_per_kg": dose_per_kg(t, d),
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
                       "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
                       "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d)},
@@ -401,8 +401,13 @@ def summary_table(summary: dict) -> str:
     e = summary["effect"]
     if e is not None:
         t = summary["treatment"]
-        lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
-                     f"× {len(t['infusion_days'])} infusion(s) on day(s) {', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'}")
+        days = ', '.join(f'{x:g}' for x in t['infusion_days']) or 'none'
+        if t.get("route", "iv") == "iv":
+            lines.append(f"treated arm: {t['dose_cells_per_kg']:.3g} cells/kg ({t['dose_cells_per_individual']:.3g} cells per individual) "
+                         f"× {len(t['infusion_days'])} infusion(s) on day(s) {days}")
+        else:
+            lines.append(f"treated arm: route {t['route']}, {t['dose_cells_per_individual']:.3g} cells per injection "
+                         f"({t['dose_cells_per_kg']:.3g} cells/kg) × {len(t['infusion_days'])} injection(s) on day(s) {days}")
         lines += [f"warning: {w}" for w in summary.get("warnings", [])]
         if (why := summary_reason(summary)) is not None:
             lines.append(f"modeled paired T50 delay: none computed, {why}")

@@ -7,6 +7,7 @@ The model calls the hooks of the switched-on pathways (`msc.pathways.<name>`) at
     advance(exposure, dt)   after the MSC bookkeeping: update the pathway's memory from this step's exposure
     act(env)                at the start of a step: change the tissue's `Environment` (leak, Treg level, pushes)
     entry_probability(m)    when MSC packets leave the blood: chance that one cell enters the patch
+    csf_entry_probability(m) when MSC packets leave the CSF (intrathecal route): chance that one cell enters the patch
     microglia_push(m, mg)   per microglial cell: extra push toward the protective state (local contacts)
     release(m)              secretion into the fields, as (flat field·voxel index, rate) pairs
     after_fields(m)         after the fields advanced: local operator-split effects
@@ -34,8 +35,8 @@ LOCAL, SYSTEMIC = "local", "systemic"
 class Exposure:
     """What the MSCs outside the tissue present to the host during one step (from the `sim.pk` bookkeeping)."""
 
-    burden_per_kg: float = 0.0          # living MSCs in lung and blood, cells/kg
-    engulfed_per_kg_day: float = 0.0    # MSCs dying and cleared by host phagocytes, cells/kg/d
+    burden_per_kg: float = 0.0          # living MSCs in lung and blood (not the CSF), cells/kg
+    engulfed_per_kg_day: float = 0.0    # MSCs dying in lung and blood and cleared by host phagocytes, cells/kg/d
 
 
 class Pathway:
@@ -63,6 +64,10 @@ class Pathway:
 
     def entry_probability(self, model: "ALSModel") -> float:
         """Chance that one cell leaving the blood enters the patch (only an entry pathway returns > 0)."""
+        return 0.0
+
+    def csf_entry_probability(self, model: "ALSModel") -> float:
+        """Chance that one cell leaving the CSF enters the patch (only an entry pathway returns > 0)."""
         return 0.0
 
     def microglia_push(self, model: "ALSModel", cells) -> np.ndarray | None:
