@@ -655,6 +655,8 @@ def validate(cfg: SimConfig) -> SimConfig:
     _check_choice("calibration.individuals", cfg.calibration.individuals, COHORT_DRAWS)
     _check_choice("trial.individuals", cfg.trial.individuals, COHORT_DRAWS)
     _check_choice("disease.species", d.species, SPECIES)
+    if cfg.trial.enabled:
+        _check_trial(cfg)
     if d.horizon_days <= d.start_day:
         raise ConfigError(f"disease.horizon_days={d.horizon_days:g} is invalid: allowed range is > disease.start_day ({d.start_day:g})")
     if d.ff_fraction + d.fr_fraction > 1.0:
@@ -672,8 +674,6 @@ def validate(cfg: SimConfig) -> SimConfig:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
         if t.n_infusions * d.body_weight_kg * t.dose_cells_per_kg > 1e12:
             raise ConfigError(f"treatment.dose_cells_per_kg={t.dose_cells_per_kg:g} is invalid: the course would exceed 1e12 cells in total")
-    if cfg.trial.enabled:
-        _check_trial(cfg)
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
     resources.check(cfg)  # peak memory and run length, before anything is written

@@ -258,7 +258,7 @@ def replicate(pool: list[dict], tr: TrialOptions, noise_sd: float, rng: np.rando
     if len(people) < 2:
         return {"enrolled": len(people), "screened": screened, "analysis": None}
     arm = randomize(len(people), rng)
-    resp, cov, base = [], [], []
+    resp, cov, base, who = [], [], [], []
     for (cand, noise), t in zip(people, arm):
         name = "treated" if t else "control"
         scores = _scores(cand, name, noise)
@@ -267,9 +267,10 @@ def replicate(pool: list[dict], tr: TrialOptions, noise_sd: float, rng: np.rando
         pre, _ = slopes(scores, cand["days"])
         cov.append([scores["baseline"], cand["onset_to_treatment_months"], pre])
         base.append(scores["baseline"])
+        who.append((cand["seed"], bool(t), bool(resp[-1])))
     resp, cov, base = np.array(resp), np.array(cov), np.array(base)
     sub = base >= tr.subgroup_min_baseline
-    result = {"enrolled": len(people), "screened": screened, "analysis": analyse(arm, resp, cov),
+    result = {"enrolled": len(people), "screened": screened, "participants": who, "analysis": analyse(arm, resp, cov),
               "baseline_alsfrs_mean": float(base.mean()), "baseline_alsfrs_sd": float(base.std(ddof=1)),
               "onset_to_treatment_mean_months": float(cov[:, 1].mean()), "pre_slope_mean": float(cov[:, 2].mean()),
               "subgroup_n": int(sub.sum()),
