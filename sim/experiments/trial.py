@@ -244,11 +244,18 @@ def replicate(pool: list[dict], tr: TrialOptions, noise_sd: float, rng: np.rando
               max_screens: int | None = None) -> dict[str, Any]:
     """One virtual trial from the pool's enrollable candidates (those with both arms): screen, enrol, randomize, analyse."""
     eligible = [c for c in pool if c.get("treated") is not None]
+    if noise_sd == 0:  # screening is then fixed per candidate: a pool in which nobody passes enrols nobody, at once
+        zero = np.zeros(len(VISITS))
+        if not any(screen(*[_scores(c, "control", zero)[v] for v in ("screening", "randomization")], tr) is None
+                   for c in eligible):
+            eligible = []
     if not eligible:
-        return {"enrolled": 0, "screened": 0, "analysis": None}
-    max_screens = max_screens or 200 * tr.n_analysed
+        return {"enrolled": 0, "screened": 0, "participants": [], "analysis": None}
+    max_screens = max_screens or 50 * tr.n_analysed
     people, screened = [], 0
     while len(people) < tr.n_analysed and screened < max_screens:
+        if screened >= 10 * tr.n_analysed and not people:
+            break  # nobody passes in ten times the trial's size: the pool cannot fill this trial
         cand = eligible[int(rng.integers(len(eligible)))]
         screened += 1
         noise = rng.normal(0.0, noise_sd, size=len(VISITS)) if noise_sd > 0 else np.zeros(len(VISITS))
@@ -256,7 +263,7 @@ def replicate(pool: list[dict], tr: TrialOptions, noise_sd: float, rng: np.rando
         if screen(control["screening"], control["randomization"], tr) is None:
             people.append((cand, noise))
     if len(people) < 2:
-        return {"enrolled": len(people), "screened": screened, "analysis": None}
+        return {"enrolled": len(people), "screened": screened, "participants": [], "analysis": None}
     arm = randomize(len(people), rng)
     resp, cov, base, who = [], [], [], []
     for (cand, noise), t in zip(people, arm):
@@ -314,6 +321,7 @@ def summarize_replicates(reps: list[dict]) -> dict[str, Any]:
         "odds_ratio": _interval([r["analysis"]["odds_ratio"] for r in done]),
         "p": _interval([r["analysis"]["p"] for r in done]),
         "logistic_converged_fraction": (sum(r["analysis"]["p_logistic"] is not None for r in done) / n) if n else None,
+        "enrolled": _interval([r["enrolled"] for r in done]),
         "screen_failure_fraction": _interval([1 - r["enrolled"] / r["screened"] for r in done]),
         "baseline_alsfrs_mean": _interval([r["baseline_alsfrs_mean"] for r in done]),
         "onset_to_treatment_mean_months": _interval([r["onset_to_treatment_mean_months"] for r in done]),
