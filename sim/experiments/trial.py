@@ -587,8 +587,8 @@ def report(result: dict) -> str:
     """trial.md: the modeled trial next to the published one, its assumptions, and which of them matter."""
     s, pub, d = result["summary"], PUBLISHED["results"], result["design"]
     tr, course = d["trial"], d["course"]
-    fm = "—" if s["fraction_met"] is None else (f"{s['fraction_met']:.1%} [{100 * s['fraction_met_ci95'][0]:.1f}, "
-                                                f"{100 * s['fraction_met_ci95'][1]:.1f}] %")
+    fm = "—" if s["fraction_met"] is None else (f"{100 * s['fraction_met']:.1f} % (95 % CI {100 * s['fraction_met_ci95'][0]:.1f}–"
+                                                f"{100 * s['fraction_met_ci95'][1]:.1f} %)")
     sub = s["subgroup"]
     pe = result["paired_effect"]
     lines = [
@@ -626,6 +626,9 @@ def report(result: dict) -> str:
                   f"{_num(pe['week28_alsfrs_difference_points'], '.2f')} points (median [2.5–97.5 % over candidates])."), ""]
     conf = result["conflicts"]
     lines += ["## Agreement with the published null", ""]
+    if s["fraction_met"] is not None and s["fraction_met"] <= 0.5:
+        lines += [(f"On the primary endpoint the modeled trial agrees with the published null: it meets the endpoint in {fm} "
+                   "of replicates."), ""]
     if conf:
         lines += ["Where the modeled trial disagrees with the published one or is weak, and the assumption behind it:", ""]
         lines += [f"- {c}" for c in conf]
