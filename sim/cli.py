@@ -157,6 +157,8 @@ def run_job(cfg: DictConfig) -> float | None:
     if hc.mode == RunMode.MULTIRUN:
         if cfg.calibration.enabled:
             return _calibration_trial(cfg, out_dir, list(hc.overrides.task))
+        if cfg.trial.enabled:
+            return _virtual_trial_job(cfg, out_dir, list(hc.overrides.task))
         return _sweep_job(cfg, out_dir, list(hc.overrides.task))
     try:
         check_known_keys(cfg)
@@ -174,6 +176,8 @@ def run_job(cfg: DictConfig) -> float | None:
         print(calibrate.trial_summary(result))
         print(f"trial folder: {out_dir}")
         return float(result["loss"])
+    if sim_cfg.trial.enabled:  # the virtual phase 3 trial (sim/experiments/trial.py): trial.json and trial.md
+        return _virtual_trial(sim_cfg, out_dir, list(hc.overrides.task))
     if warning := course_warning(sim_cfg.treatment, sim_cfg.disease):  # also recorded in summary.json
         print(f"alsim: warning: {warning}", file=sys.stderr)
     from sim.model import NumericalError
@@ -204,6 +208,33 @@ def _calibration_trial(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> 
         sweep.record_failure(out_dir, overrides, exc)
         print(f"alsim: calibration trial {out_dir.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return calibrate.FAILED_TRIAL_LOSS
+
+
+def _virtual_trial(sim_cfg: SimConfig, out_dir: Path, overrides: list[str]) -> float | None:
+    """A single virtual-trial run: simulate the pool, replicate the trial, write trial.json and trial.md, print the outcome."""
+    from sim.experiments import trial  # scipy.stats and the batched engine: only the trial needs them
+    from sim.model import NumericalError
+
+    try:
+        result = trial.run_trial(sim_cfg, out_dir, overrides, log=lambda m: print(m, file=sys.stderr))
+    except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
+        _run_failed(out_dir, overrides, exc)
+    print(trial.summary_text(result))
+    print(f"trial folder: {out_dir}")
+    return result["summary"]["fraction_met"]
+
+
+def _virtual_trial_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | None:
+    """A virtual trial as a sweep job (e.g. over trial.visit_noise_sd_points); a failing job is recorded, the sweep goes on."""
+    from sim.experiments import trial
+
+    try:
+        check_known_keys(cfg)
+        result = trial.run_trial(validate(OmegaConf.to_object(cfg)), out_dir, overrides, log=lambda m: None)
+        return result["summary"]["fraction_met"]
+    except Exception as exc:  # noqa: BLE001 - one failing job must not end the sweep: record it and go on
+        _job_failed(out_dir, overrides, exc)
+        return None
 
 
 def _simulate_and_write(sim_cfg: SimConfig, out_dir: Path, workers: int) -> dict:

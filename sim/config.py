@@ -564,6 +564,56 @@ class CalibrationOptions:
 
 
 @dataclass
+class TrialOptions:
+    """A virtual phase 3 trial in the human preset (sim/experiments/trial.py; not part of the model: excluded from the
+    config hash). Published design: Cudkowicz et al. 2022 Muscle Nerve 65:291, doi:10.1002/mus.27472 (NCT03280056)."""
+
+    enabled: bool = switch(False, "Run the virtual trial (a pool of virtual individuals, enrolment, randomization, analysis, "
+                                  "replicates) instead of a paired run.")
+    pool_size: int = setting(48, "Virtual candidates simulated (each one's control arm; the treated arm for those who can be "
+                                 "enrolled).", bounds=(2, 100_000))
+    first_seed: int = setting(5000, "Seeds first_seed … first_seed + pool_size − 1 are the candidates.", bounds=(0, 2**62))
+    individuals: str = setting("stratified", "How the candidates' multipliers are drawn: random (each seed's own draw) or "
+                                             "stratified (a Latin hypercube over the preset's spreads, as calibration.individuals).")
+    seed: int = setting(0, "Seed of the trial's own draws: visit timing, visit noise, resampling and randomization.",
+                        bounds=(0, 2**63 - 1))
+    replicates: int = setting(1000, "Virtual replicates of the trial (each resamples enrolment and randomizes anew).",
+                              bounds=(1, 1_000_000))
+    n_analysed: int = setting(189, "Participants analysed per replicate, randomized 1:1 (published: 95 MSC-NTF + 94 placebo).",
+                              bounds=(2, 1_000_000))
+    onset_to_treatment_mean_months: float = setting(
+        19.35, "Mean time from symptom onset to first treatment drawn for a candidate (published Table 1: 19.6 and 19.1 months).",
+        unit="mo", bounds=(0.0, 600.0))
+    onset_to_treatment_sd_months: float = setting(
+        5.04, "SD of that time (published Table 1: 5.17 and 4.90 months).", unit="mo", bounds=(0.0, 600.0))
+    max_onset_to_screening_months: float = setting(24.0, "Symptom onset at most this long before screening (inclusion).",
+                                                   unit="mo", bounds=(0.0, 600.0))
+    screening_to_randomization_days: float = setting(
+        84.0, "Run-in from screening to randomization, over which the pre-randomization decline is measured (assumption: "
+        "12 weeks; the paper's run-in length was not verified).", unit="d", bounds=(1.0, 3650.0))
+    randomization_to_treatment_days: float = setting(
+        42.0, "Randomization (bone-marrow aspiration) to first treatment (assumption: 6 weeks for cell manufacture; not verified).",
+        unit="d", bounds=(0.0, 3650.0))
+    follow_up_weeks: float = setting(28.0, "Primary endpoint: weeks after the first treatment.", unit="wk", bounds=(1.0, 520.0))
+    min_alsfrs_screening: float = setting(25.0, "Inclusion: ALSFRS-R equivalent (48 × functional index) at screening ≥ this.",
+                                          unit="points", bounds=(0.0, 48.0))
+    min_decline_points: float = setting(3.0, "Inclusion: ALSFRS-R decline from screening to randomization ≥ this.",
+                                        unit="points", bounds=(0.0, 48.0))
+    responder_points_per_month: float = setting(
+        1.25, "Responder: post-treatment slope at least this much better than the pre-treatment slope.",
+        unit="points/mo", bounds=(0.0, 48.0))
+    subgroup_min_baseline: float = setting(35.0, "Pre-specified subgroup: baseline ALSFRS-R ≥ this.", unit="points",
+                                           bounds=(0.0, 48.0))
+    visit_noise_sd_points: float = setting(
+        0.0, "SD of a visit's ALSFRS-R measurement error (normal, then rounded to a whole point); 0: the model's own score "
+        "(assumption either way: no measured test-retest SD is used).", unit="points", bounds=(0.0, 20.0))
+    noise_sensitivity: list[float] = field(default_factory=lambda: [0.0, 1.0, 2.0, 3.0], metadata={
+        "unit": "points", "plausible": None, "source": "setting", "bounds": None,
+        "doc": "Visit noise SDs at which the analysis is repeated on the same trajectories (a sensitivity table in trial.md)."})
+    workers: int = setting(0, "Processes for the simulations (0: all cores).", bounds=(0, 4096))
+
+
+@dataclass
 class SimConfig:
     """Root configuration of one paired simulation (control and, if enabled, treated arm)."""
 
@@ -580,6 +630,7 @@ class SimConfig:
     manipulation: ManipulationConfig = field(default_factory=ManipulationConfig)
     run: RunOptions = field(default_factory=RunOptions)
     calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
+    trial: TrialOptions = field(default_factory=TrialOptions)
 
 
 # --------------------------------------------------------------------------- validation
@@ -639,8 +690,11 @@ def validate(cfg: SimConfig) -> SimConfig:
     d, t = cfg.disease, cfg.treatment
     _check_choice("engine", cfg.engine, ENGINES)
     _check_choice("calibration.individuals", cfg.calibration.individuals, COHORT_DRAWS)
+    _check_choice("trial.individuals", cfg.trial.individuals, COHORT_DRAWS)
     _check_choice("disease.species", d.species, SPECIES)
     _check_choice("treatment.route", t.route, ROUTES)
+    if cfg.trial.enabled:
+        _check_trial(cfg)
     if d.horizon_days <= d.start_day:
         raise ConfigError(f"disease.horizon_days={d.horizon_days:g} is invalid: allowed range is > disease.start_day ({d.start_day:g})")
     if d.ff_fraction + d.fr_fraction > 1.0:
@@ -670,3 +724,18 @@ def validate(cfg: SimConfig) -> SimConfig:
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
     resources.check(cfg)  # peak memory and run length, before anything is written
     return cfg
+
+
+def _check_trial(cfg: SimConfig) -> None:
+    """The virtual trial needs the human preset, a treatment course, and noise levels that are numbers in range."""
+    tr, d = cfg.trial, cfg.disease
+    if d.species != "human":
+        raise ConfigError(f"disease={d.name} is invalid with trial.enabled=true: allowed values are the human presets "
+                          "(disease=human_sporadic)")
+    if not cfg.treatment.enabled or cfg.treatment.n_infusions < 1:
+        raise ConfigError("treatment.enabled=false is invalid with trial.enabled=true: allowed is a treatment course "
+                          "(treatment.enabled=true, treatment.n_infusions ≥ 1)")
+    levels = tr.noise_sensitivity
+    if not isinstance(levels, (list, tuple)) or not all(
+            isinstance(x, numbers.Real) and not isinstance(x, bool) and 0.0 <= x <= 20.0 for x in levels):
+        raise ConfigError(f"trial.noise_sensitivity={levels!r} is invalid: allowed is a list of numbers in [0, 20]")

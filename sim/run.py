@@ -315,8 +315,8 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
 
 
 def config_hash(cfg: SimConfig) -> str:
-    """Hash of everything that determines the results (the model config and seed, not `run`/`calibration` options)."""
-    model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration")}
+    """Hash of everything that determines the results (the model config and seed, not `run`/`calibration`/`trial` options)."""
+    model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration", "trial")}
     text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
