@@ -152,6 +152,14 @@ def test_the_summary_and_report_put_the_modeled_trial_beside_the_published_one()
     text = trial.report(result)
     assert trial.NON_CLINICAL in text and "32.6 %" in text and "27.7 %" in text and "intrathecal" in text
     assert "## Assumptions, and which matter" in text
+    # a modeled course that moves no slope near the responder threshold: agreeing with the null is called what it is
+    result["summary"] = dict(s, fraction_met=0.0)
+    result["paired_effect"] = {"n": 3, "responder_rate_if_treated": 0.0, "responder_rate_if_placebo": 0.0,
+                               "post_slope_improvement_points_per_month": {"median": 0.0, "lo": 0.0, "hi": 0.01},
+                               "week28_alsfrs_difference_points": {"median": 0.0, "lo": 0.0, "hi": 0.05}}
+    assert "This agreement says little about MSC-NTF" in trial.report(result)
+    result["paired_effect"]["post_slope_improvement_points_per_month"]["hi"] = 2.0  # a course that can make responders
+    assert "This agreement says little" not in trial.report(result)
 
 
 def _alsim(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -630,6 +630,13 @@ def report(result: dict) -> str:
     if s["fraction_met"] is not None and s["fraction_met"] <= 0.5:
         lines += [(f"On the primary endpoint the modeled trial agrees with the published null: it meets the endpoint in {fm} "
                    "of replicates."), ""]
+        hi = (pe.get("post_slope_improvement_points_per_month") or {}).get("hi") if pe.get("n") else None
+        if hi is not None and hi < 0.1 * tr["responder_points_per_month"]:
+            lines += [(f"**This agreement says little about MSC-NTF.** The modeled course changes no candidate's slope by more than "
+                       f"{hi:.3f} points/month (a responder needs {tr['responder_points_per_month']:g}), so no trial of any size could "
+                       "meet the endpoint in this model: its null follows from MSC strengths and route parameters that are "
+                       "assumptions, not fitted to any treatment study, and the model gives almost no benefit in SOD1 mouse "
+                       "settings where MSCs were reported to help (docs/model.md). A limitation of the model, not a finding."), ""]
     if conf:
         lines += ["Where the modeled trial disagrees with the published one or is weak, and the assumption behind it:", ""]
         lines += [f"- {c}" for c in conf]
