@@ -39,7 +39,7 @@ def _ci_commands() -> list[str]:
 
 def test_ci_runs_everything_in_two_environments_and_the_readme_says_so():
     main, ray = _ci_commands()
-    assert "pip install -e '.[dev]'" in main and main.endswith('pytest -m "not ray"')
+    assert "pip install -e '.[dev]'" in main and main.endswith('pytest -m "not ray" -n 2')
     assert ".venv-ray" in ray and "'.[dev,ray]'" in ray and ray.endswith("pytest -m ray")
     assert main in README  # the README's test command is exactly CI's
     assert ray in README

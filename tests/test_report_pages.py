@@ -64,6 +64,7 @@ def test_report_figures_svg_parse_as_svg(run_folder, tmp_path):
     assert out.stat().st_size < MAX_REPORT_BYTES
 
 
+@pytest.mark.slow  # a second Chromium export; the quick loop keeps alsim-report's
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="figure export drives the system Chromium")
 def test_compare_figures_svg_parse_as_svg(run_folder, tmp_path):
     r = subprocess.run([str(BIN / "alsim-compare"), str(run_folder), "--out", str(tmp_path / "c"), "--figures", "svg"],
