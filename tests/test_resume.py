@@ -34,6 +34,7 @@ def stamps(folder: Path) -> dict[str, int]:
             and p.name not in ("reused.json",)}
 
 
+@pytest.mark.slow  # three sweeps; the quick loop keeps resume after a failure in test_sweep.py (`resumed`)
 def test_rerun_into_the_same_sweep_folder_simulates_only_what_is_missing_or_bad(tmp_path):
     fixed = tmp_path / "sweep"
     args = ["-m", "seed=0,1,2,3", f"hydra.sweep.dir={fixed}", "run.cache_dir=", "run.fail_on_seed=3", *TINY]
