@@ -1,19 +1,20 @@
 """Shared fixtures: a short real run folder and a small real sweep, written once per test session.
 
-Both are written by the dashboard's own worker (`sim.dashboard.runs.execute_run`, the same
-`simulate` + `write_run_folder` path as the CLI, plus `.hydra/` files), so the dashboard, the
-report and `alsim-compare` read exactly what a real run writes.
+The run is written by the dashboard's own worker (`sim.dashboard.runs.execute_run`, the same
+`simulate` + `write_run_folder` path as the CLI, plus `.hydra/` files); the sweep is the real
+`alsim -m` command. The dashboard, the report and `alsim-compare` read exactly what real runs write.
+Tests never edit these folders: a test that changes run folders works on its own copy.
 """
 from __future__ import annotations
 
-import multiprocessing
+import fcntl
+import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,34 +25,80 @@ from sim.dashboard.runs import execute_run
 from sim.experiments import compare
 
 SHORT_RUN = ["domain=quick", "disease.horizon_days=50", "treatment.start_day=35", "seed=3"]
-# 2 doses × 2 seeds at one start day; by day 135 every control arm has reached 50 % loss.
-SWEEP_BASE = ["domain=quick", "disease.horizon_days=135", "treatment.start_day=80"]
+# 2 doses × 2 seeds at one start day; by day 135 every control arm has reached 50 % loss (at 125, seed 1 has not).
+SWEEP_HORIZON = 135
+SWEEP_BASE = ["domain=quick", f"disease.horizon_days={SWEEP_HORIZON}", "treatment.start_day=80"]
 SWEEP_DOSES, SWEEP_SEEDS = (0.0, 4e7), (0, 1)
+# run.batch_size=4: the four jobs advance in one cohort (each job's folder as if it ran alone; test_sweep.py checks that)
+SWEEP = ["-m", "treatment.dose_cells_per_kg=0,4e7", "seed=0,1", *SWEEP_BASE, "run.batch_size=4"]
+N_SWEEP_RUNS = len(SWEEP_DOSES) * len(SWEEP_SEEDS)
 
 
 def _run(overrides: list[str], folder: Path) -> None:
     execute_run(compose_config(overrides), overrides, str(folder))
 
 
+def _once(tmp_path_factory, name: str, make: Callable[[Path], Path]) -> Path:
+    """`make(empty folder)` -> the path it wrote, once per test run. Under pytest-xdist the first worker to ask
+    builds it in the temporary folder all workers share while the others wait, and they all read the same files."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return make(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N/, above each worker's popen-gwK/
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, also if make() fails
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker's failed attempt
+            folder.mkdir()
+            done.write_text(str(make(folder)), encoding="utf-8")
+    return Path(done.read_text(encoding="utf-8"))
+
+
+def _short_run(base: Path) -> Path:
+    _run(SHORT_RUN, base / "run")
+    return base / "run"
+
+
+def _cli_sweep(base: Path) -> Path:
+    r = subprocess.run([sys.executable, "-m", "sim", *SWEEP], cwd=base, capture_output=True, text=True,
+                       encoding="utf-8", timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = sorted(p.parent for p in (base / "multirun").rglob("summary.json"))
+    assert len(runs) == N_SWEEP_RUNS, runs
+    return Path(os.path.commonpath(runs))  # multirun/<date>/<time>, whatever the job folders are called
+
+
+def _small_sweep(cli_sweep: Path) -> Callable[[Path], Path]:
+    def make(root: Path) -> Path:
+        for summary in sorted(cli_sweep.glob("*/summary.json")):
+            shutil.copytree(summary.parent, root / "raw" / summary.parent.name)
+        shutil.copytree(root / "raw", root / "compared")
+        compare.main([str(root / "compared")])
+        return root
+    return make
+
+
 @pytest.fixture(scope="session")
 def short_run(tmp_path_factory) -> Path:
     """A finished paired run of 20 simulated days (dose on day 35)."""
-    folder = tmp_path_factory.mktemp("short") / "run"
-    _run(SHORT_RUN, folder)
-    return folder
+    return _once(tmp_path_factory, "short", _short_run)
 
 
 @pytest.fixture(scope="session")
-def small_sweep(tmp_path_factory) -> Path:
-    """A results root holding `compared/` (with alsim-compare's output) and `raw/` (run folders only)."""
-    root = tmp_path_factory.mktemp("results")
-    jobs = [([*SWEEP_BASE, f"treatment.dose_cells_per_kg={dose!r}", f"seed={seed}"], root / "raw" / f"{k}")
-            for k, (dose, seed) in enumerate((d, s) for d in SWEEP_DOSES for s in SWEEP_SEEDS)]
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_run, *zip(*jobs)))
-    shutil.copytree(root / "raw", root / "compared")
-    compare.main([str(root / "compared")])
-    return root
+def cli_sweep(tmp_path_factory) -> Path:
+    """A real 4-run sweep (`alsim -m`, 2 doses × 2 seeds); returns the folder that holds its job folders.
+
+    Simulated once per test run and read by test_compare.py, test_contrast.py and `small_sweep`: copy it before
+    changing anything.
+    """
+    return _once(tmp_path_factory, "sweep", _cli_sweep)
+
+
+@pytest.fixture(scope="session")
+def small_sweep(tmp_path_factory, cli_sweep) -> Path:
+    """A results root holding `compared/` (with alsim-compare's output) and `raw/` (run folders only): the job
+    folders of `cli_sweep`, copied."""
+    return _once(tmp_path_factory, "results", _small_sweep(cli_sweep))
 
 
 @pytest.fixture(scope="module")

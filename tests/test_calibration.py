@@ -314,6 +314,7 @@ def _alsim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # three optimisation trials of a cohort; the quick loop keeps the single calibration check below
 def test_calibration_sweep_writes_a_fit_report(tmp_path):
     report = tmp_path / "report"
     out = _alsim("-m", "+experiment=calibrate_sod1_g93a_mouse", "hydra.sweeper.n_trials=3",

@@ -57,6 +57,7 @@ def test_batch_size_and_order_do_not_change_any_result():
     assert together == in_pairs == reversed_
 
 
+@pytest.mark.slow  # four-region human runs; the quick loop keeps the mixed mouse batch
 def test_further_body_regions_advance_in_the_same_cohort_unchanged():
     cfg = compose_config(["disease=human_sporadic", "domain=quick", "seed=4", "disease.horizon_days=120"])
     assert cfg.disease.regions > 1

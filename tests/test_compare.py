@@ -1,6 +1,6 @@
 """Tests of `alsim-compare` (sim.experiments.collect / compare) and the figures in sim.figures.
 
-One small real sweep (2 doses × 2 seeds, quick domain) is simulated once per module by
+One small real sweep (2 doses × 2 seeds, quick domain; conftest.SWEEP) is simulated once per session by
 subprocess; every test that changes run folders works on its own copy. Statistics are checked
 on synthetic samples with known answers.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -20,17 +19,15 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import reseal
+from conftest import N_SWEEP_RUNS, SWEEP_HORIZON, reseal
 
 import sim
 from sim import figures
 from sim.experiments import compare
 from sim.experiments.compare import NULL_READING, MeanCI, bootstrap_mean_ci, reading
 
-HORIZON = 135  # both seeds' control arms reach 50 % loss before this day (at 125, seed 1 does not)
-SWEEP = ["-m", "treatment.dose_cells_per_kg=0,4e7", "seed=0,1", "domain=quick", f"disease.horizon_days={HORIZON}",
-         "treatment.start_day=80"]
-N_RUNS, N_ARMS = 4, 2
+HORIZON = SWEEP_HORIZON  # both seeds' control arms reach 50 % loss before this day
+N_RUNS, N_ARMS = N_SWEEP_RUNS, 2
 COMPARE_SCRIPT = Path(sys.executable).parent / "alsim-compare"
 OUTPUTS = ("dataset", "effects.csv", "report.html")
 FORBIDDEN = re.compile(r"recommend|optimal|effective|efficacy|should", re.IGNORECASE)
@@ -38,15 +35,9 @@ FORBIDDEN = re.compile(r"recommend|optimal|effective|efficacy|should", re.IGNORE
 
 # =========================================================================== fixtures and helpers
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory) -> Path:
-    """A real 4-run sweep; returns the folder that holds all its run folders."""
-    base = tmp_path_factory.mktemp("sweep")
-    r = subprocess.run([sys.executable, "-m", "sim", *SWEEP], cwd=base, capture_output=True, text=True,
-                       encoding="utf-8", timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    runs = sorted(p.parent for p in (base / "multirun").rglob("summary.json"))
-    assert len(runs) == N_RUNS, runs
-    return Path(os.path.commonpath(runs))  # multirun/<date>/<time>, whatever the job folders are called
+def sweep(cli_sweep) -> Path:
+    """A real 4-run sweep (conftest.SWEEP, simulated once per session); returns the folder that holds all its run folders."""
+    return cli_sweep
 
 
 def copy_sweep(sweep: Path, dest: Path) -> Path:

@@ -3,7 +3,7 @@ the unpaired form and the refusals on constructed tables."""
 from __future__ import annotations
 
 import math
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,18 +17,16 @@ from sim.experiments import contrast
 from sim.experiments.collect import CompareError
 from sim.experiments.compare import bootstrap_mean_ci
 
-SWEEP = ["-m", "treatment.n_infusions=1,3", "seed=0,1,2", "domain=quick", "disease.horizon_days=135",
-         "treatment.start_day=80", "treatment.interval_days=7"]
+CONTRAST = "treatment.dose_cells_per_kg=0:4e7"
 
 
 @pytest.fixture(scope="module")
-def compared(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    base = tmp_path_factory.mktemp("contrast")
-    r = subprocess.run([sys.executable, "-m", "sim", *SWEEP], cwd=base, capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
-    folder = Path(os.path.commonpath([p.parent for p in (base / "multirun").rglob("summary.json")]))
-    out = subprocess.run([sys.executable, "-m", "sim.experiments.compare", str(folder), "--contrast",
-                          "treatment.n_infusions=1:3"], capture_output=True, text=True, timeout=300)
+def compared(cli_sweep, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """alsim-compare --contrast on a copy of the session's real 2 doses × 2 seeds sweep (conftest.SWEEP)."""
+    folder = tmp_path_factory.mktemp("contrast") / "sweep"
+    shutil.copytree(cli_sweep, folder)
+    out = subprocess.run([sys.executable, "-m", "sim.experiments.compare", str(folder), "--contrast", CONTRAST],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return folder, out
 
@@ -41,16 +39,16 @@ def _value(row: pd.Series) -> float:
 def test_contrast_matches_a_hand_computation(compared):
     folder, _ = compared
     runs = pd.read_parquet(folder / "dataset" / "runs.parquet")
-    one, three = ({int(r.seed): _value(r) for r in runs[runs.n_infusions == n].itertuples()} for n in (1, 3))
-    assert sorted(one) == sorted(three) == [0, 1, 2]
-    diffs = np.array([three[s] - one[s] for s in (0, 1, 2)])
-    auc = runs.set_index(["n_infusions", "seed"])["auc_gain_days"]
-    auc_diffs = np.array([auc[(3, s)] - auc[(1, s)] for s in (0, 1, 2)])
+    a, b = ({int(r.seed): _value(r) for r in runs[runs.dose_cells_per_kg == d].itertuples()} for d in (0.0, 4e7))
+    assert sorted(a) == sorted(b) == [0, 1]
+    diffs = np.array([b[s] - a[s] for s in (0, 1)])
+    auc = runs.set_index(["dose_cells_per_kg", "seed"])["auc_gain_days"]
+    auc_diffs = np.array([auc[(4e7, s)] - auc[(0.0, s)] for s in (0, 1)])
     table = pd.read_csv(folder / "effects.csv", skiprows=1)
     row = table[table["contrast"].notna()]
     assert len(row) == 1
     row = row.iloc[0]
-    assert row.pairing == "paired by seed" and row.n_pairs == 3
+    assert row.pairing == "paired by seed" and row.n_pairs == 2
     assert math.isclose(row.t50_delay_difference_mean_days, diffs.mean(), abs_tol=1e-9)
     assert math.isclose(row.auc_gain_difference_mean_days, auc_diffs.mean(), abs_tol=1e-9)
     ci = bootstrap_mean_ci(diffs, 0)
@@ -61,29 +59,28 @@ def test_contrast_matches_a_hand_computation(compared):
         assert math.isclose(row.t50_delay_difference_ci_high_days, ci.high, abs_tol=1e-9)
         assert diffs.min() <= ci.low <= diffs.mean() <= ci.high <= diffs.max()
     scenario_rows = table[table["contrast"].isna()]
-    assert len(scenario_rows) == 2 and set(scenario_rows["n_infusions"]) == {1, 3}
+    assert len(scenario_rows) == 2 and set(scenario_rows["dose_cells_per_kg"]) == {0.0, 4e7}
 
 
 def test_contrast_is_printed_and_in_the_report(compared):
     folder, out = compared
     assert out.stdout.startswith(sim.NOTICE)
-    assert "Contrasts (B − A):" in out.stdout and "n_infusions: 3 − 1" in out.stdout
-    assert "paired by seed (3 pairs)" in out.stdout
+    assert "Contrasts (B − A):" in out.stdout and "dose_cells_per_kg: 4e+07 − 0" in out.stdout
+    assert "paired by seed (2 pairs)" in out.stdout
     report = (folder / "report.html").read_text(encoding="utf-8")
-    assert "Contrasts between scenarios (B − A)" in report and "paired by seed (3 pairs)" in report
+    assert "Contrasts between scenarios (B − A)" in report and "paired by seed (2 pairs)" in report
 
 
 @pytest.mark.parametrize("arg, message", [
-    ("n_infusion=1:3", "did you mean n_infusions?"),
-    ("n_infusions=1:5", "no treated run has n_infusions=5"),
-    ("n_infusions=1", "expected KEY=A:B"),
+    ("dose_cell_per_kg=0:4e7", "did you mean dose_cells_per_kg?"),
+    ("dose_cells_per_kg=0:1e6", "no treated run has dose_cells_per_kg=1e6"),
+    ("dose_cells_per_kg=0", "expected KEY=A:B"),
 ])
-def test_contrast_refusals_are_one_line_and_write_nothing(compared, arg, message, tmp_path):
+def test_contrast_refusals_are_one_line_and_write_nothing(compared, arg, message, tmp_path, compare_cli):
     folder, _ = compared
-    r = subprocess.run([sys.executable, "-m", "sim.experiments.compare", str(folder), "--out", str(tmp_path / "o"),
-                        "--contrast", arg], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    code, _, err = compare_cli([folder, "--out", tmp_path / "o", "--contrast", arg])  # in this process: no start-up cost
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "o").exists()
 
 

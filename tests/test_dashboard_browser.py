@@ -217,6 +217,7 @@ def test_out_of_range_inputs_give_a_message_not_a_crash(page, tmp_path):
     assert page.locator("#run-button").is_enabled() and page.locator("#notice").is_visible()
 
 
+@pytest.mark.slow  # two more real runs; test_dashboard.py keeps tabs apart quickly, over HTTP without a browser
 def test_two_tabs_at_once_keep_their_own_runs(browser, server, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:

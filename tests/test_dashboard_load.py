@@ -220,6 +220,7 @@ def test_an_override_of_a_page_input_or_a_bad_one_stops_the_dashboard_at_start(t
 
 # =========================================================================== eight sessions at once
 @pytest.mark.browser
+@pytest.mark.slow  # eight real runs queued on two workers; the quick loop keeps the busy-server and bad-input checks
 def test_eight_sessions_at_once_each_get_their_own_result_and_the_page_stays_responsive(load_server, tmp_path):
     url, work = load_server
     client = Client(url)

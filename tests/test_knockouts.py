@@ -23,7 +23,7 @@ import yaml
 from sim.presets import compose_config
 from sim.config import MSCPathways, SimConfig
 from sim.experiments import sweep
-from sim.run import run_arm
+from sim.run import ArmJob, raise_first, run_arm, run_arms
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PATHWAYS = tuple(f.name for f in dataclasses.fields(MSCPathways))
@@ -55,15 +55,16 @@ def health_days(record) -> float:
 
 @pytest.fixture(scope="module")
 def arms() -> dict:
-    """Control arms per seed and treated arms per (scenario, seed)."""
-    out = {}
+    """Control arms per seed and treated arms per (scenario, seed), simulated together in one cohort (`run_arms`:
+    each record is the arm's run alone, bit for bit — test_cohort.py checks that — at a fraction of the cost)."""
+    jobs = {}
     for scenario in ("none", *SYSTEMIC, "systemic", "all", "local_and_systemic"):
         cfg = scenario_config(scenario)
         for seed in SEEDS if scenario in ("none", *SYSTEMIC) else SEEDS[:1]:
-            out[scenario, seed] = run_arm(dataclasses.replace(cfg, seed=seed), "treated")
+            jobs[scenario, seed] = ArmJob(dataclasses.replace(cfg, seed=seed), "treated")
     for seed in SEEDS:
-        out["control", seed] = run_arm(dataclasses.replace(scenario_config("none"), seed=seed), "control")
-    return out
+        jobs["control", seed] = ArmJob(dataclasses.replace(scenario_config("none"), seed=seed), "control")
+    return dict(zip(jobs, raise_first(run_arms(list(jobs.values())))))
 
 
 def benefit(arms: dict, scenario: str) -> float:

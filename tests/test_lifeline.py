@@ -44,9 +44,15 @@ def alive(pid: int) -> bool:
     return st is not None and st[0] != "Z"
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT as a terminal's Ctrl-C finds it. A shell starts background jobs (and so a
+    test run started with `&`) with SIGINT ignored, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cwd: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=_default_sigint)
 
 
 def wait_for(condition, timeout: float = 90.0) -> None:
@@ -107,7 +113,7 @@ def test_sigkill_of_a_cohort_pools_parent_ends_its_workers(tmp_path):
         proc.kill()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])  # one path quick
 def test_sigterm_and_sigint_remove_the_spool_and_write_no_result(tmp_path, sig):
     run = tmp_path / "run"
     proc = start(tmp_path, *LONG, f"hydra.run.dir={run}")
@@ -123,6 +129,7 @@ def test_sigterm_and_sigint_remove_the_spool_and_write_no_result(tmp_path, sig):
         proc.kill()
 
 
+@pytest.mark.slow  # a 4-job joblib sweep must have both workers simulating first; the quick loop kills a run's and a pool's
 def test_sigkill_of_a_joblib_sweep_ends_its_workers(tmp_path):
     proc = start(tmp_path, "-m", "seed=0,1,2,3", "hydra/launcher=parallel", *LONG, f"hydra.sweep.dir={tmp_path / 'sweep'}")
     try:

@@ -39,12 +39,13 @@ def _ci_commands() -> list[str]:
 
 def test_ci_runs_everything_in_two_environments_and_the_readme_says_so():
     main, ray = _ci_commands()
-    assert "pip install -e '.[dev]'" in main and main.endswith('pytest -m "not ray"')
+    assert "pip install -e '.[dev]'" in main and main.endswith('pytest -m "not ray" -n 2')
     assert ".venv-ray" in ray and "'.[dev,ray]'" in ray and ray.endswith("pytest -m ray")
     assert main in README  # the README's test command is exactly CI's
     assert ray in README
     # it says how long the whole suite and the quick subset take (measured durations, whatever they are now)
-    assert re.search(r"\.ci/run` took \d+ min \d+ s", README) and re.search(r'"not slow and not ray"`.*?\d+ min \d+ s', README, re.S)
+    # and the quick loop runs in as many processes as CI's command
+    assert re.search(r"\.ci/run` took \d+ min \d+ s", README) and re.search(r'"not slow and not ray" -n 2`.*?\d+ min \d+ s', README, re.S)
 
 
 # =========================================================================== the config tree: configs/ at the top

@@ -39,13 +39,9 @@ def test_thin_rows_keeps_at_most_the_budget_per_arm_and_the_infusion_day():
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("report")
-    r = subprocess.run([sys.executable, "-m", "sim", "domain=quick", "disease.horizon_days=100",
-                        "treatment.start_day=60", f"hydra.run.dir={base / 'run'}"], capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    return base / "run"
+def run_folder(short_run) -> Path:
+    """The session's short real run folder (conftest.short_run): read here, never changed."""
+    return short_run
 
 
 def _svg_ok(path: Path) -> None:
@@ -68,6 +64,7 @@ def test_report_figures_svg_parse_as_svg(run_folder, tmp_path):
     assert out.stat().st_size < MAX_REPORT_BYTES
 
 
+@pytest.mark.slow  # a second Chromium export; the quick loop keeps alsim-report's
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="figure export drives the system Chromium")
 def test_compare_figures_svg_parse_as_svg(run_folder, tmp_path):
     r = subprocess.run([str(BIN / "alsim-compare"), str(run_folder), "--out", str(tmp_path / "c"), "--figures", "svg"],

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 from sim.experiments import sweep
 
@@ -33,6 +34,7 @@ def stamps(folder: Path) -> dict[str, int]:
             and p.name not in ("reused.json",)}
 
 
+@pytest.mark.slow  # three sweeps; the quick loop keeps resume after a failure in test_sweep.py (`resumed`)
 def test_rerun_into_the_same_sweep_folder_simulates_only_what_is_missing_or_bad(tmp_path):
     fixed = tmp_path / "sweep"
     args = ["-m", "seed=0,1,2,3", f"hydra.sweep.dir={fixed}", "run.cache_dir=", "run.fail_on_seed=3", *TINY]
@@ -56,6 +58,7 @@ def test_rerun_into_the_same_sweep_folder_simulates_only_what_is_missing_or_bad(
     assert third.returncode == 0 and "0 simulated, 4 reused" in third.stdout
 
 
+@pytest.mark.slow  # two sweeps; the quick loop keeps the in-place resume, which also re-simulates a corrupt job
 def test_a_corrupt_resume_source_is_simulated_again_not_linked(tmp_path):
     first = alsim(tmp_path, "-m", "seed=0,1,2", *TINY)
     assert first.returncode == 0, first.stderr[-2000:]

@@ -76,6 +76,7 @@ def test_rerun_skips_finished_runs_and_retries_the_failed_one(resumed):
             assert (new / name).read_bytes() == (old / name).read_bytes()
 
 
+@pytest.mark.slow  # three sweeps; the quick loop keeps resume after a failure (the `resumed` tests)
 def test_reuse_is_keyed_by_config_not_by_folder_number(tmp_path):
     # Same jobs in a different order: job numbers change, the results are still found.
     first = alsim(tmp_path, "-m", "seed=0,1", *TINY)
@@ -116,6 +117,7 @@ def test_experiment_preset_runs_with_command_line_precedence(tmp_path):
     assert sorted(s["treatment"]["dose_cells_per_kg"] for s in summaries) == [0.0, 4e7]
 
 
+@pytest.mark.slow  # two 4-job sweeps; test_cohort.py checks batched = alone in-process, quickly
 def test_a_batched_sweep_writes_every_job_as_if_it_ran_alone(tmp_path):
     # 4 jobs in batches of 3: job 0 simulates jobs 0–2 in one cohort, job 3 runs alone in its own batch
     batched = alsim(tmp_path, "-m", "seed=0,1,2,3", "run.batch_size=3", "run.cache_dir=", "hydra.sweep.dir=batched", *TINY)
@@ -147,7 +149,7 @@ def test_batch_leaders_and_members_follow_the_job_list(tmp_path):
 
 @pytest.mark.parametrize("launcher", [
     "parallel",
-    pytest.param("slurm_local", marks=pytest.mark.submitit),
+    pytest.param("slurm_local", marks=[pytest.mark.submitit, pytest.mark.slow]),  # the quick loop keeps joblib
     pytest.param("ray_local", marks=pytest.mark.ray),
 ])
 def test_launchers_run_a_batched_sweep(tmp_path, launcher):
