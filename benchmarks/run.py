@@ -59,6 +59,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -691,22 +692,15 @@ def transform_seconds(fn) -> tuple[float, float]:
     real = fields.fft
     spent = [0.0]
 
-    class Timed:
-        @staticmethod
-        def dctn(*a, **k):
+    def timed_call(transform):
+        def call(*args, **kwargs):
             t0 = time.perf_counter()
-            out = real.dctn(*a, **k)
+            out = transform(*args, **kwargs)
             spent[0] += time.perf_counter() - t0
             return out
+        return call
 
-        @staticmethod
-        def idctn(*a, **k):
-            t0 = time.perf_counter()
-            out = real.idctn(*a, **k)
-            spent[0] += time.perf_counter() - t0
-            return out
-
-    fields.fft = Timed
+    fields.fft = SimpleNamespace(dctn=timed_call(real.dctn), idctn=timed_call(real.idctn))
     try:
         wall = timed(fn)
     finally:

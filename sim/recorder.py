@@ -219,6 +219,19 @@ def write_text_atomic(path: Path, text: str) -> None:
     _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON atomically; NumPy scalars are written as the plain numbers they hold."""
+    write_text_atomic(path, json.dumps(data, indent=1, default=_plain) + "\n")
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, np.floating | np.integer):
+        return x.item()
+    if isinstance(x, np.bool_):
+        return bool(x)
+    raise TypeError(type(x).__name__)
+
+
 def _atomic(path: Path, write) -> None:
     """Write via a temporary sibling and rename, so readers never see a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)

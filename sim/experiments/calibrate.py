@@ -32,7 +32,7 @@ import sim
 from sim.config import ConfigError, DiseaseConfig, SimConfig, iter_params
 from sim.model import Individual, individual_at
 from sim.presets import manipulation_preset
-from sim.recorder import ArmRecord, write_text_atomic
+from sim.recorder import ArmRecord, write_json_atomic, write_text_atomic
 from sim.run import ArmJob, arm_outcomes, first_day, raise_first, run_arm, run_arms_parallel
 
 MONTH_DAYS = 30.4375
@@ -417,16 +417,8 @@ def trial(cfg: SimConfig, out_dir: Path, overrides: list[str]) -> dict[str, Any]
               "individuals": cfg.calibration.individuals, "targets": rows, "cohort": people, "manipulated": manipulated,
               "version": sim.__version__}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / TRIAL_FILE, json.dumps(result, indent=1, default=_json_default) + "\n")
+    write_json_atomic(out_dir / TRIAL_FILE, result)
     return result
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.bool_):
-        return bool(x)
-    raise TypeError(type(x).__name__)
 
 
 def _fmt(x: Any) -> str:
@@ -502,6 +494,6 @@ def write_report(sweep_dir: Path, report_dir: Path, fitted_keys: list[str], star
     for t in trials:
         writer.writerow([t["job"], t["loss"], *(t["values"][k] for k in fitted_keys)])
     write_text_atomic(folder / "trials.csv", f"# {sim.NOTICE}\n" + buf.getvalue())
-    write_text_atomic(folder / "fit.json", json.dumps(fit, indent=1, default=_json_default) + "\n")
+    write_json_atomic(folder / "fit.json", fit)
     write_text_atomic(folder / "fit_report.md", text)
     return folder

@@ -33,7 +33,6 @@ NON-CLINICAL: a consequence of the model's assumptions, not a prediction for pat
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ from scipy.stats import binomtest, fisher_exact, norm
 import sim
 from sim.config import SimConfig, TrialOptions
 from sim.eligibility import not_eligible_reason
-from sim.recorder import write_text_atomic
+from sim.recorder import write_json_atomic, write_text_atomic
 from sim.treatment import cells_per_infusion
 
 MONTH_DAYS = 30.4375
@@ -504,7 +503,7 @@ def run_trial(cfg: SimConfig, out_dir: Path, overrides: list[str], log=print) ->
     }
     result["conflicts"] = conflicts(result)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out_dir / TRIAL_FILE, json.dumps(result, indent=1, default=_json_default) + "\n")
+    write_json_atomic(out_dir / TRIAL_FILE, result)
     write_text_atomic(out_dir / REPORT_FILE, report(result))
     return result
 
@@ -526,14 +525,6 @@ def _slim(r: dict) -> dict:
     keep = ("n_msc_ntf", "n_placebo", "responders_msc_ntf", "responders_placebo", "odds_ratio", "p", "p_fisher", "test", "met")
     return {"enrolled": r["enrolled"], "screened": r["screened"], **{k: a[k] for k in keep},
             "subgroup_n": r["subgroup_n"], "subgroup_met": (r["subgroup"] or {}).get("met")}
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.bool_):
-        return bool(x)
-    raise TypeError(type(x).__name__)
 
 
 # --------------------------------------------------------------------------- the report
