@@ -707,19 +707,17 @@ def validate(cfg: SimConfig) -> SimConfig:
         raise ConfigError(f"msc.csf_drain_to_blood_fraction={m.csf_drain_to_blood_fraction:g} is invalid: allowed range is "
                           f"[0, {1 - m.csf_entry_fraction_to_cord:g}] (csf_entry_fraction_to_cord + csf_drain_to_blood_fraction ≤ 1)")
     if t.enabled:
-        if t.n_infusions == 0 and t.cells_per_dose > 0:
-            raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.cells_per_dose={t.cells_per_dose:g}: allowed range is ≥ 1 when a dose is given")
-        if t.n_infusions == 0 and t.dose_cells_per_kg > 0 and t.cells_per_dose == 0:
-            raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.dose_cells_per_kg={t.dose_cells_per_kg:g}: allowed range is ≥ 1 when a dose is given")
+        # the dose key in use: cells per injection, when given, replaces the dose per kg
+        dose_key, dose = ("cells_per_dose", t.cells_per_dose) if t.cells_per_dose > 0 else ("dose_cells_per_kg", t.dose_cells_per_kg)
+        if t.n_infusions == 0 and dose > 0:
+            raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.{dose_key}={dose:g}: allowed range is ≥ 1 when a dose is given")
         if not d.start_day <= t.start_day < d.horizon_days:
             raise ConfigError(
                 f"treatment.start_day={t.start_day:g} is invalid: allowed range is [{d.start_day:g}, {d.horizon_days:g}) (the simulated days of disease={d.name})")
         if t.n_infusions > 1 and t.interval_days <= 0:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
-        if t.cells_per_dose > 0 and t.n_infusions * t.cells_per_dose > 1e12:
-            raise ConfigError(f"treatment.cells_per_dose={t.cells_per_dose:g} is invalid: the course would exceed 1e12 cells in total")
-        if t.cells_per_dose == 0 and t.n_infusions * d.body_weight_kg * t.dose_cells_per_kg > 1e12:
-            raise ConfigError(f"treatment.dose_cells_per_kg={t.dose_cells_per_kg:g} is invalid: the course would exceed 1e12 cells in total")
+        if t.n_infusions * (dose if t.cells_per_dose > 0 else d.body_weight_kg * dose) > 1e12:
+            raise ConfigError(f"treatment.{dose_key}={dose:g} is invalid: the course would exceed 1e12 cells in total")
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
     resources.check(cfg)  # peak memory and run length, before anything is written

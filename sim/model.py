@@ -5,7 +5,7 @@ One step (default 1 h) in this order:
    manipulation (`sim.manipulation`), then every switched-on MSC pathway (`sim.pathways`) changes it;
 2. motor neurons read their fields and the blood-derived products, lose health, die (damage burst), survivors sprout;
 3. microglia switch state (damage vs IL-10/TGF-β, Treg and pathway pushes), move, divide, die;
-4. Tregs leave, wander and arrive (`sim.agents.treg.step`); 5. MSC packets move between blood/lung/cleared, a
+4. Tregs wander, leave and arrive (`sim.agents.treg`); 5. MSC packets move between blood/lung/cleared, a
    few cells may home, tissue MSCs move and die (`sim.pk.step`); 6. the pathways' memories advance on this
    step's exposure;
 7. every agent's and pathway's secretion becomes a source; the fields advance exactly over the step; uptake

@@ -134,10 +134,8 @@ def cells_by_compartment(model) -> dict[str, int]:
 
 def _update_burden(model) -> None:
     s = model.msc_store
-    outside = s["compartment"] != TISSUE
-    if model.cfg.treatment.route == INTRATHECAL:
-        outside &= s["compartment"] != CSF  # the systemic burden is lung + blood only
-    model.burden_per_kg = float(s["cells"][outside].sum()) / model.cfg.disease.body_weight_kg
+    systemic = (s["compartment"] == LUNG) | (s["compartment"] == BLOOD)  # not tissue, not the CSF
+    model.burden_per_kg = float(s["cells"][systemic].sum()) / model.cfg.disease.body_weight_kg
 
 
 def _enter(model, i: int, p: float) -> None:

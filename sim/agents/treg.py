@@ -28,26 +28,10 @@ def leave_probability(dt_h: float, p: TregConfig) -> float:
     return -np.expm1(-dt_h / (p.residence_days * 24.0))
 
 
-def leaves(u, dt_h: float, p: TregConfig):
-    """Mask of Tregs that leave the patch this step."""
-    return u < leave_probability(dt_h, p)
-
-
 class Treg(ColumnAgent):
     store_name = "treg_store"
     x = column("x", "position (µm)")
     y = column("y", "position (µm)")
-
-
-def step(model) -> None:
-    """One step of the patch's Tregs: some leave, all wander, new ones arrive (Poisson) through the leaky barrier."""
-    s = model.treg_store
-    n = len(s)
-    if n:
-        u, normals = draws(model, n)
-        s["x"][:], s["y"][:] = wander(s["x"], s["y"], stride_um(model), normals, model.width, model.height)
-        leave(model, u)
-    arrive(model)
 
 
 def draws(model, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,13 +50,8 @@ def wander(x, y, stride, normals, width: float, height: float):
     return reflect(x + stride * normals[0], width), reflect(y + stride * normals[1], height)
 
 
-def leave(model, u) -> None:
-    """Tregs whose draw falls under the leaving probability go (after they moved, as the rule is written)."""
-    remove(model, leaves(u, model.ctx.dt_h, model.cfg.tregs))
-
-
 def remove(model, mask) -> None:
-    """Take the Tregs of the mask out of the patch."""
+    """Take the Tregs of the mask out of the patch (those whose draw fell under `leave_probability`, after they moved)."""
     s = model.treg_store
     for agent in [s.owners[i] for i in np.flatnonzero(mask)]:
         agent.remove()

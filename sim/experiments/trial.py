@@ -44,11 +44,11 @@ from scipy.stats import binomtest, fisher_exact, norm
 import sim
 from sim.config import SimConfig, TrialOptions
 from sim.eligibility import not_eligible_reason
+from sim.experiments.calibrate import ALSFRS_MAX, MONTH_DAYS, stratified_individuals
 from sim.recorder import write_json_atomic, write_text_atomic
+from sim.run import ArmJob, arm_outcomes, raise_first, run_arms_parallel
 from sim.treatment import cells_per_infusion
 
-MONTH_DAYS = 30.4375
-ALSFRS_MAX = 48.0  # 48 × the person's functional index stands in for ALSFRS-R (docs/model.md; calibrate.ALSFRS_MAX)
 TRIAL_FILE = "trial.json"
 REPORT_FILE = "trial.md"
 NON_CLINICAL = "Modeled, non-clinical: a consequence of the model's assumptions, not a prediction for patients."
@@ -370,8 +370,6 @@ def _trajectory(record) -> tuple[np.ndarray, np.ndarray]:
 
 def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
     """A candidate's timing and control-arm visit scores, and why it can never be enrolled (or None)."""
-    from sim.run import arm_outcomes
-
     tr, d = cfg.trial, cfg.disease
     o = arm_outcomes(record, d)
     days, score = _trajectory(record)
@@ -407,8 +405,6 @@ def could_enrol(cand: dict, tr: TrialOptions, noise_max: float) -> bool:
 
 
 def _people(cfg: SimConfig, seeds: list[int]):
-    from sim.experiments.calibrate import stratified_individuals
-
     if cfg.trial.individuals == "stratified":
         return stratified_individuals(cfg.disease, len(seeds), seeds[0])
     return [None] * len(seeds)
@@ -416,8 +412,6 @@ def _people(cfg: SimConfig, seeds: list[int]):
 
 def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]]:
     """Simulate every candidate's control arm, then the treated arm of those who could be enrolled."""
-    from sim.run import ArmJob, raise_first, run_arms_parallel
-
     tr = cfg.trial
     seeds = list(range(tr.first_seed, tr.first_seed + tr.pool_size))
     people = _people(cfg, seeds)
@@ -444,8 +438,6 @@ def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]
         cfg.treatment, start_day=pool[i]["days"]["baseline"])), "treated", people[i], snapshots=False) for i in todo]
     trecords = raise_first(run_arms_parallel(tjobs, tr.workers)) if tjobs else []
     check = 0.0
-    from sim.run import arm_outcomes
-
     for i, rec in zip(todo, trecords):
         c = pool[i]
         days, score = _trajectory(rec)

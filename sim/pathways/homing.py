@@ -32,12 +32,20 @@ from sim.config import SimConfig
 from sim.pathways.base import LOCAL, Pathway, register
 
 
+def patch_share(cfg: SimConfig, patch_volume_mm3: float) -> float:
+    """The patch's share of the whole cord (cells entering the cord land in it in proportion to its volume)."""
+    return min(1.0, patch_volume_mm3 / cfg.disease.cord_volume_mm3)
+
+
+def _entry_probability(cord_fraction: float, mean_damage: float, patch_volume_mm3: float, cfg: SimConfig) -> float:
+    """Chance that one leaving cell enters this patch: fraction to the whole cord × damage drive × the patch's share."""
+    drive = mean_damage / (mean_damage + cfg.msc.k_homing_damage_pm)
+    return float(min(1.0, cord_fraction * drive * patch_share(cfg, patch_volume_mm3)))
+
+
 def homing_probability(leak: float, mean_damage: float, patch_volume_mm3: float, cfg: SimConfig) -> float:
-    """Chance that one cell leaving the blood enters this patch."""
-    p = cfg.msc
-    drive = mean_damage / (mean_damage + p.k_homing_damage_pm)
-    share = min(1.0, patch_volume_mm3 / cfg.disease.cord_volume_mm3)
-    return float(min(1.0, p.homing_fraction_to_cord * leak * drive * share))
+    """Chance that one cell leaving the blood enters this patch (through the leaky barrier)."""
+    return _entry_probability(cfg.msc.homing_fraction_to_cord * leak, mean_damage, patch_volume_mm3, cfg)
 
 
 def iv_reach(cfg: SimConfig, patch_volume_mm3: float) -> float:
@@ -50,15 +58,12 @@ def iv_reach(cfg: SimConfig, patch_volume_mm3: float) -> float:
     m = cfg.msc
     exits = ((1 - m.first_pass_lung_fraction) + m.first_pass_lung_fraction * m.lung_release_fraction) / (
         1 - m.blood_exit_to_lung_fraction * m.lung_release_fraction)
-    return float(exits * min(1.0, m.homing_fraction_to_cord * min(1.0, patch_volume_mm3 / cfg.disease.cord_volume_mm3)))
+    return float(exits * min(1.0, m.homing_fraction_to_cord * patch_share(cfg, patch_volume_mm3)))
 
 
 def csf_entry_probability(mean_damage: float, patch_volume_mm3: float, cfg: SimConfig) -> float:
     """Chance that one cell leaving the CSF enters this patch (no barrier-leak factor: entry through the pia)."""
-    p = cfg.msc
-    drive = mean_damage / (mean_damage + p.k_homing_damage_pm)
-    share = min(1.0, patch_volume_mm3 / cfg.disease.cord_volume_mm3)
-    return float(min(1.0, p.csf_entry_fraction_to_cord * drive * share))
+    return _entry_probability(cfg.msc.csf_entry_fraction_to_cord, mean_damage, patch_volume_mm3, cfg)
 
 
 def intrathecal_reach(cfg: SimConfig, patch_volume_mm3: float) -> float:
@@ -70,7 +75,7 @@ def intrathecal_reach(cfg: SimConfig, patch_volume_mm3: float) -> float:
     (`iv_reach`), or is cleared.
     """
     m = cfg.msc
-    share = min(1.0, patch_volume_mm3 / cfg.disease.cord_volume_mm3)
+    share = patch_share(cfg, patch_volume_mm3)
     return float(min(1.0, m.csf_entry_fraction_to_cord * share) + m.csf_drain_to_blood_fraction * iv_reach(cfg, patch_volume_mm3))
 
 
