@@ -158,8 +158,10 @@ def test_the_summary_and_report_put_the_modeled_trial_beside_the_published_one()
                                "post_slope_improvement_points_per_month": {"median": 0.0, "lo": 0.0, "hi": 0.01},
                                "week28_alsfrs_difference_points": {"median": 0.0, "lo": 0.0, "hi": 0.05}}
     assert "This agreement says little about MSC-NTF" in trial.report(result)
+    assert "caveat: This agreement says little" in trial.summary_text(result)  # what the command prints says it too
     result["paired_effect"]["post_slope_improvement_points_per_month"]["hi"] = 2.0  # a course that can make responders
     assert "This agreement says little" not in trial.report(result)
+    assert "This agreement says little" not in trial.summary_text(result)
 
 
 def _alsim(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -555,6 +555,21 @@ def conflicts(result: dict) -> list[str]:
     return out
 
 
+def null_caveat(result: dict) -> tuple[str, str] | None:
+    """(headline, reason) when the modeled course cannot move any candidate's slope near the responder threshold, so
+    that agreeing with the published null says little; None otherwise."""
+    pe, tr = result.get("paired_effect") or {}, result["design"]["trial"]
+    hi = (pe.get("post_slope_improvement_points_per_month") or {}).get("hi") if pe.get("n") else None
+    if hi is None or hi >= 0.1 * tr["responder_points_per_month"]:
+        return None
+    return ("This agreement says little about MSC-NTF.",
+            f"The modeled course changes no candidate's slope by more than {hi:.3f} points/month (a responder needs "
+            f"{tr['responder_points_per_month']:g}), so no trial of any size could meet the endpoint in this model: its null "
+            "follows from MSC strengths and route parameters that are assumptions, not fitted to any treatment study, and "
+            "the model gives almost no benefit in SOD1 mouse settings where MSCs were reported to help (docs/model.md). "
+            "A limitation of the model, not a finding.")
+
+
 def _pct(x: dict | None) -> str:
     if not x or x.get("median") is None:
         return "—"
@@ -613,13 +628,8 @@ def report(result: dict) -> str:
     if s["fraction_met"] is not None and s["fraction_met"] <= 0.5:
         lines += [(f"On the primary endpoint the modeled trial agrees with the published null: it meets the endpoint in {fm} "
                    "of replicates."), ""]
-        hi = (pe.get("post_slope_improvement_points_per_month") or {}).get("hi") if pe.get("n") else None
-        if hi is not None and hi < 0.1 * tr["responder_points_per_month"]:
-            lines += [(f"**This agreement says little about MSC-NTF.** The modeled course changes no candidate's slope by more than "
-                       f"{hi:.3f} points/month (a responder needs {tr['responder_points_per_month']:g}), so no trial of any size could "
-                       "meet the endpoint in this model: its null follows from MSC strengths and route parameters that are "
-                       "assumptions, not fitted to any treatment study, and the model gives almost no benefit in SOD1 mouse "
-                       "settings where MSCs were reported to help (docs/model.md). A limitation of the model, not a finding."), ""]
+        if caveat := null_caveat(result):
+            lines += [f"**{caveat[0]}** {caveat[1]}", ""]
     if conf:
         lines += ["Where the modeled trial disagrees with the published one or is weak, and the assumption behind it:", ""]
         lines += [f"- {c}" for c in conf]
@@ -689,6 +699,8 @@ def summary_text(result: dict) -> str:
              f"  odds ratio {_num(s['odds_ratio'])} (published {pub['odds_ratio']:g}, p = {pub['p']:g})",
              f"  endpoint met in {_frac(s['fraction_met'])} of replicates (published: not met)"]
     lines += [f"  conflict: {c}" for c in result["conflicts"]]
+    if (s["fraction_met"] is not None and s["fraction_met"] <= 0.5) and (caveat := null_caveat(result)):
+        lines.append(f"  caveat: {caveat[0]} {caveat[1]}")
     return "\n".join(lines)
 
 
