@@ -20,13 +20,14 @@ FILENAME = "msc_preclinical.csv"
 COLUMNS = ["study_id", "arm", "first_author", "year", "journal", "doi", "species", "strain", "sex", "cell_source", "route",
            "cells_per_dose", "doses", "interval_days", "cells_per_kg", "age_first_dose_days", "stage_first_dose",
            "n_control", "n_treated", "control_onset_days", "treated_onset_days", "control_survival_days",
-           "treated_survival_days", "survival_stat", "survival_spread", "motor_outcome", "mn_count_outcome",
+           "treated_survival_days", "survival_stat", "survival_spread", "survival_outcome", "motor_outcome", "mn_count_outcome",
            "gliosis_outcome", "split", "checked_in", "notes"]
 ROUTES = ("iv", "intrathecal", "intraspinal", "intraperitoneal", "intracerebroventricular", "intramuscular")
 SPLITS = ("training", "held_out")
 SPECIES = ("mouse", "rat")
 STAGES = ("pre-onset", "onset", "symptomatic")
 SURVIVAL_STATS = ("mean", "median")
+SURVIVAL_OUTCOMES = ("longer", "none")  # what the paper says of survival vs control; empty: not stated or not checked
 NUMERIC = ["year", "cells_per_dose", "doses", "interval_days", "cells_per_kg", "age_first_dose_days", "n_control",
            "n_treated", "control_onset_days", "treated_onset_days", "control_survival_days", "treated_survival_days"]
 # columns that may be empty (an unchecked number is left out); the rest must be filled on every row
@@ -69,6 +70,7 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     _check_allowed(df, "species", SPECIES, may_be_empty=True)
     _check_allowed(df, "stage_first_dose", STAGES, may_be_empty=True)
     _check_allowed(df, "survival_stat", SURVIVAL_STATS, may_be_empty=True)
+    _check_allowed(df, "survival_outcome", SURVIVAL_OUTCOMES, may_be_empty=True)
     for column in NUMERIC:
         bad = [v for v in df[column] if v != "" and pd.isna(pd.to_numeric(v, errors="coerce"))]
         if bad:
