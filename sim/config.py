@@ -380,7 +380,13 @@ class MSCConfig:
         "Fraction of blood-leaving cells that would home to the whole spinal cord at full barrier leak and damage.", bounds=(0.0, 1.0))
     k_homing_damage_pm: float = param(5.0, "pM", (0.5, 50.0), 'assumption', "Mean damage signal at half-maximal homing drive.",
                                       bounds=(1e-12, INF))
-    tissue_half_life_h: float = param(24.0, "h", (8.0, 72.0), 'assumption (tissue t½ 24 h); lung proxy Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297: viable i.v. MSCs recovered from lungs up to 24 h, none at 72 h or in other organs', "Half-life of MSCs in tissue.",
+    tissue_half_life_h: float = param(
+        24.0, "h", (8.0, 1680.0), "assumption (default 24 h, the lung proxy: viable i.v. MSCs recovered from lungs up to 24 h, "
+        "none at 72 h or in other organs, Eggenhofer et al. 2012 Front Immunol 3:297, doi:10.3389/fimmu.2012.00297). Range "
+        "for cells inside the cord: BMSCs given into rat CSF were in a cord lesion at 2 d and none at 7 d (Nakano et al. 2013 "
+        "PLoS One 8:e73494, doi:10.1371/journal.pone.0073494), while hMSCs transplanted into the lumbar cord of SOD1-G93A mice "
+        "were found there 10 weeks later (Vercelli et al. 2008 Neurobiol Dis, abstract; the surviving fraction is not "
+        "given, so any half-life up to about 10 weeks = 1680 h is consistent with it)", "Half-life of MSCs in tissue.",
                                       bounds=(1e-3, INF))
     speed_um_per_h: float = param(10.0, "µm/h", (0.0, 40.0), 'assumption', "Chemotactic speed of MSCs in tissue up the damage gradient.")
     # Intrathecal route (treatment.route=intrathecal): cells injected into the cerebrospinal fluid (sim/pk.py).

@@ -4,8 +4,8 @@
     python -m sim.experiments.inference --population 24 --generations 4 --fit-seeds 4 --draws 32 --seed 1
     python -m sim.experiments.inference --predictive-only       # re-run the posterior predictive from the saved draws
 
-What is fitted: only uncertain treatment parameters (`FITTED`: the eight pathway strengths and the intrathecal entry
-fraction, each over its plausible range from the parameter metadata; log-uniform where the range spans ≥ 100×).
+What is fitted: only uncertain treatment parameters (`FITTED`: the eight pathway strengths, the intrathecal entry
+fraction and the tissue half-life of MSCs that reached the cord, each over its plausible range from the parameter metadata; log-uniform where the range spans ≥ 100×).
 Never the disease course: every run is the calibrated mouse preset.
 
 What it is fitted to: the training rows of experiments/validation/msc_preclinical.csv that the model can simulate
@@ -52,7 +52,7 @@ OUT = Path(__file__).resolve().parents[2] / "experiments" / "validation"
 DRAWS_FILE = "posterior.csv"
 FITTED = ("msc.paracrine_weight", "msc.local_vesicle_effect", "msc.polarization_weight", "msc.efferocytosis_weight",
           "msc.ev_ros_effect_max", "msc.ev_glutamate_effect_max", "msc.treg_boost_max", "msc.barrier_repair_max",
-          "msc.csf_entry_fraction_to_cord")
+          "msc.csf_entry_fraction_to_cord", "msc.tissue_half_life_h")
 DETECTABLE_PCT = CHANGE_NOT_DETECTED_PCT
 ROUTES = ("iv", "intrathecal")
 # First dose day on the mouse clock (age, d) for a stage the paper names but whose age it does not give (assumption:
@@ -277,6 +277,27 @@ def predictive(base: list[str], draws: pd.DataFrame, rows: pd.DataFrame, seeds: 
     return out
 
 
+ROUTE_COURSE = {"cells": 1e6, "day": 90.0}  # Uccelli's and Kim H's 10⁶ cells per mouse, one dose on the symptomatic day
+
+
+def route_comparison(base: list[str], draws: pd.DataFrame, seeds: list[int], workers: int) -> list[dict[str, Any]]:
+    """The same cells given IV and intrathecally, under every draw: median and 2.5–97.5 % over draws of each draw's
+    mean change of end stage over `seeds`."""
+    keys = [c for c in draws.columns if c != "draw"]
+    values = [{k: float(d[k]) for k in keys} for _, d in draws.iterrows()]
+    out = []
+    for route in ROUTES:
+        arm = {"key": route, "first_day": ROUTE_COURSE["day"], "overrides": [
+            f"treatment.route={route}", f"treatment.cells_per_dose={ROUTE_COURSE['cells']:g}",
+            f"treatment.start_day={ROUTE_COURSE['day']:g}", "treatment.n_infusions=1"]}
+        per_draw = np.array([e[route] for e in Simulator(base, [arm], seeds, workers).effects_many(values)])
+        ok = per_draw[np.isfinite(per_draw)]
+        out.append({"route": route, "median_pct": float(np.median(ok)), "low_pct": float(np.percentile(ok, 2.5)),
+                    "high_pct": float(np.percentile(ok, 97.5)), "draws": len(ok),
+                    "detectable_share": float((ok >= DETECTABLE_PCT).mean())})
+    return out
+
+
 def identified(f: Factor, values: np.ndarray) -> dict[str, Any]:
     """Posterior 5–95 % interval against the prior's, on the prior's scale; identified if under half the prior's width."""
     tr = (lambda v: np.log10(v)) if f.log else (lambda v: v)
@@ -289,7 +310,8 @@ def identified(f: Factor, values: np.ndarray) -> dict[str, Any]:
             "identified": bool(width / prior_width < 0.5)}
 
 
-def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any]], pred: list[dict[str, Any]]) -> str:
+def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any]], pred: list[dict[str, Any]],
+           routes: list[dict[str, Any]]) -> str:
     def f(x: float | None, p: str = ".2g") -> str:
         return "—" if x is None else format(x, p)
     eps = meta["epsilons"]
@@ -328,6 +350,13 @@ def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any
             lines.append(f"| {p['key']} | {p['split']} | {p['statement']} | {f(p['median_pct'], '+.2f')} % "
                          f"[{f(p['low_pct'], '+.2f')}, {f(p['high_pct'], '+.2f')}] | "
                          f"{f(None if p['reproduced_share'] is None else 100 * p['reproduced_share'], '.0f')} % |")
+    lines += ["", f"## Route comparison: {ROUTE_COURSE['cells']:g} cells per mouse, one dose on day {ROUTE_COURSE['day']:g}", "",
+              ("Each draw's mean change of end stage over the predictive individuals; median and 2.5–97.5 % over draws "
+              "(parameter uncertainty, with the between-individual noise of that many individuals inside each draw's mean)."), "",
+              f"| route | modeled change of end stage | draws with a change ≥ {meta['detectable_pct']:g} % |", "|---|---|---|"]
+    for r in routes:
+        lines.append(f"| {r['route']} | {f(r['median_pct'], '+.2f')} % [{f(r['low_pct'], '+.2f')}, {f(r['high_pct'], '+.2f')}] | "
+                     f"{100 * r['detectable_share']:.0f} % |")
     return "\n".join(lines) + "\n"
 
 
@@ -349,9 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--predictive-seeds", type=int, default=4, help="individuals per draw in the posterior predictive (≥ 1)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--params", default=None, help="comma-separated dotted keys to fit (default: the eight strengths and "
-                                                    "msc.csf_entry_fraction_to_cord)")
+    ap.add_argument("--params", default=None, help="comma-separated dotted keys to fit (default: the eight strengths, "
+                                                    "msc.csf_entry_fraction_to_cord and msc.tissue_half_life_h)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--predictive-only", action="store_true",
+                    help="skip the fit: re-run the posterior predictive and the route comparison from --out's saved draws")
     a = ap.parse_args(argv)
     for name, low in (("population", 2), ("generations", 1), ("fit_seeds", 1), ("draws", 1), ("predictive_seeds", 1),
                       ("workers", 1)):
@@ -360,21 +391,34 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     base = a.overrides or ["domain=quick"]
     try:
-        result = fit(base, a.population, a.generations, a.fit_seeds, a.seed, a.workers, _keys(a.params))
-        draws = draw(result["particles"], result["weights"], a.draws, a.seed)
-        fs = [Factor(**d) for d in result["meta"]["factors"]]
+        if a.predictive_only:
+            meta = json.loads((a.out / "posterior.json").read_text()) if (a.out / "posterior.json").is_file() else None
+            if meta is None:
+                raise InferenceError(f"--predictive-only: {a.out / 'posterior.json'} does not exist; allowed is an --out "
+                                     "folder written by a fit")
+            draws, base = load_draws(a.out / DRAWS_FILE), meta["base"]
+            meta["predictive_seeds"] = predictive_seeds(a.predictive_seeds)
+        else:
+            result = fit(base, a.population, a.generations, a.fit_seeds, a.seed, a.workers, _keys(a.params))
+            draws = draw(result["particles"], result["weights"], a.draws, a.seed)
+            meta = {**result["meta"], "epsilons": result["epsilons"], "final_distances": result["distances"].tolist(),
+                    "predictive_seeds": predictive_seeds(a.predictive_seeds)}
+        fs = [Factor(**d) for d in meta["factors"]]
         idents = [identified(f, draws[f.key].to_numpy()) for f in fs]
-        meta = {**result["meta"], "epsilons": result["epsilons"], "predictive_seeds": predictive_seeds(a.predictive_seeds)}
         # the held-out rows are read only now, after the draws exist
         pred = predictive(base, draws, validation.load_studies(), meta["predictive_seeds"], a.workers)
+        routes = route_comparison(base, draws, meta["predictive_seeds"], a.workers)
     except (ConfigError, InferenceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     a.out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(a.out / DRAWS_FILE, f"# {NOTICE}\n# posterior draws of python -m sim.experiments.inference, seed {a.seed}; "
-                      f"see posterior.md\n" + draws.to_csv(index=False))
-    write_text_atomic(a.out / "posterior.json", json.dumps({**meta, "identified": idents, "predictive": pred}, indent=1))
-    text = report(meta, draws, idents, pred)
+    if not a.predictive_only:
+        write_text_atomic(a.out / DRAWS_FILE, f"# {NOTICE}\n# posterior draws of python -m sim.experiments.inference, seed "
+                          f"{a.seed}; see posterior.md\n" + draws.to_csv(index=False))
+    meta = {k: v for k, v in meta.items() if k not in ("identified", "predictive", "routes")}
+    write_text_atomic(a.out / "posterior.json", json.dumps({**meta, "identified": idents, "predictive": pred,
+                                                            "routes": routes}, indent=1))
+    text = report(meta, draws, idents, pred, routes)
     write_text_atomic(a.out / "posterior.md", text)
     print(text)
     return 0
