@@ -260,7 +260,7 @@ def _shifted_var(x: np.ndarray, w: np.ndarray) -> float:
 
 def variance_split(cells: pd.DataFrame, draw_cols: list[str]) -> tuple[float, float]:
     """(V_p, V_n) of the module docstring over usable cells grouped by `draw_cols` (the draw's identity)."""
-    groups = [g[OUTCOME].to_numpy(dtype=float) for _, g in cells.groupby(draw_cols, sort=True)]
+    groups = [g[OUTCOME].to_numpy(dtype=float) for _, g in cells.groupby(draw_cols, sort=True, dropna=False)]
     n = np.array([len(g) for g in groups], dtype=float)
     w = n / n.sum()
     means = np.array([g.mean() for g in groups])  # identical draws give bit-identical means, so V_p = 0 exactly
