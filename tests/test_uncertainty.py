@@ -270,3 +270,63 @@ def test_cli_posterior_run_prints_the_interval_under_the_notice(cli):
                for ln in lines), r.stdout
     assert any(ln.endswith(f"dominant: {b['dominant']}") for ln in lines), r.stdout
     assert len(cells(folder)) == 4 and manifest.verify(folder).status == manifest.VERIFIED
+
+
+# --------------------------------------------------------------------------- alsim-compare
+def read_effects(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "effects.csv", skiprows=1)
+
+
+def test_compare_pools_the_posterior_cells_of_a_scenario(folders, tmp_path, compare_cli):
+    """Four runs of one scenario: three posterior runs whose cells overlap (identical draws and one individual repeat
+    cells of the distinct run) and a plain one. Each cell counts once, so the scenario's statistics are the distinct run's."""
+    code, out, err = compare_cli([*(folders[n] for n in ("distinct", "identical", "one_individual", "plain")),
+                                  "--out", tmp_path / "cmp"])
+    assert code == 0, err
+    row = read_effects(tmp_path / "cmp").iloc[0]
+    b = block(folders["distinct"])
+    assert row["uncertainty_cells"] == b["used_cells"]
+    assert row["uncertainty_median_delay_days"] == pytest.approx(b["median_days"])
+    assert (row["uncertainty_low_days"], row["uncertainty_high_days"]) == pytest.approx((b["low_days"], b["high_days"]))
+    assert row["uncertainty_parameter_share"] == pytest.approx(b["parameter_share"])
+    assert row["uncertainty_dominant"] == b["dominant"]
+    header = next(ln for ln in out.splitlines() if ln.startswith("|") and "reading" in ln)
+    assert "median [2.5–97.5 %]" in header and "dominant source" in header
+    assert f"{b['median_days']:+.2f} [{b['low_days']:+.2f}, {b['high_days']:+.2f}]" in out
+    assert "Dominant source: the larger part" in out
+    runs = pd.read_parquet(tmp_path / "cmp" / "dataset" / "runs.parquet")
+    assert runs["uncertainty_dominant"].notna().sum() == 3  # per run, from each summary; the plain run has none
+
+
+def test_compare_of_runs_without_the_block_has_no_uncertainty_columns(folders, tmp_path, compare_cli):
+    code, out, err = compare_cli([folders["plain"], "--out", tmp_path / "cmp"])
+    assert code == 0, err
+    assert not [c for c in read_effects(tmp_path / "cmp").columns if "uncertainty" in c]
+    assert "dominant source" not in out and "draws × individuals" not in out
+
+
+# --------------------------------------------------------------------------- report and dashboard
+def test_report_and_dashboard_show_the_interval_and_the_dominant_source(folders, tmp_path):
+    import html
+    import shutil
+
+    from sim import report
+    from sim.dashboard import callbacks, sweeps
+    from sim.dashboard.data import load_run_folder
+
+    b = block(folders["distinct"])
+    interval = f"median {b['median_days']:+.2f} days, interval [{b['low_days']:+.2f}, {b['high_days']:+.2f}]"
+    data = load_run_folder(folders["distinct"])
+    page = report.render(data)
+    assert html.escape(interval) in page and html.escape(f"dominant: {b['dominant']}") in page
+    shown = callbacks._summary_text(data, "Run started in this tab.")  # the dashboard's run view
+    assert interval in shown and f"dominant: {b['dominant']}" in shown
+    shutil.copytree(folders["distinct"], tmp_path / "results" / "sweep" / "0")
+    sweep = sweeps.load_sweep(tmp_path / "results", "sweep")  # computed from the run folder (no compare output)
+    row = sweep.effects.iloc[0]
+    text = callbacks.scenario_text("dose 1e9", row)
+    assert f"{b['median_days']:+.2f} [{b['low_days']:+.2f}, {b['high_days']:+.2f}]" in text
+    assert f"dominant source of spread: {b['dominant']}" in text
+    plain = load_run_folder(folders["plain"])
+    summary_block = report.render(plain).split("<pre>")[1].split("</pre>")[0]  # the report's printed summary
+    assert "dominant" not in summary_block and "draws" not in callbacks._summary_text(plain, "")
