@@ -92,11 +92,13 @@ def draw_keys(draws: pd.DataFrame) -> list[str]:
 
 
 def drawn_values(cfg: SimConfig, draws: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each draw as {dotted key: value}, typed like the parameter (an integer parameter gets an integer)."""
+    """Each draw as {dotted key: value}, typed like the parameter (a whole number for an integer parameter; a fraction
+    stays a float, which validation then refuses naming the key)."""
     defaults = {key: value for key, _, value in iter_params(cfg)}
-    keys = draw_keys(draws)
-    return [{k: int(row[k]) if isinstance(defaults.get(k), int) else float(row[k]) for k in keys}
-            for row in draws.to_dict("records")]
+
+    def typed(key: str, v: Any) -> int | float:
+        return int(v) if isinstance(defaults.get(key), int) and float(v).is_integer() else float(v)
+    return [{k: typed(k, row[k]) for k in draw_keys(draws)} for row in draws.to_dict("records")]
 
 
 def drawn_config(cfg: SimConfig, values: dict[str, Any]) -> SimConfig:
@@ -135,10 +137,10 @@ def check(cfg: SimConfig) -> None:
 
     _check_combination(cfg)
     draws = selected_draws(cfg)
-    known = {key for key, _, _ in iter_params(cfg)}
-    if unknown := [k for k in draw_keys(draws) if k not in known]:
-        raise ConfigError(f"uncertainty.file: column {unknown[0]} is not a known parameter; allowed are dotted keys of "
-                          "docs/parameters.md")
+    numeric = {key for key, _, value in iter_params(cfg) if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    if unknown := [k for k in draw_keys(draws) if k not in numeric]:
+        raise ConfigError(f"uncertainty.file: column {unknown[0]} is not a known parameter; allowed are the numeric dotted "
+                          "keys of docs/parameters.md")
     for i, values in enumerate(drawn_values(cfg, draws)):
         try:
             validate(drawn_config(cfg, values))

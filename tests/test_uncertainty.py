@@ -199,6 +199,8 @@ def test_bad_options_are_refused_in_one_line_naming_the_key(files, tmp_path):
     assert "column msc.polarization_weight is not numeric" in refused(posterior(text, 1, 1))
     unknown = write_draws(tmp_path / "unknown.csv", [(0.5,)], ("msc.polarisation_weight",))
     assert refused(posterior(unknown, 1, 1)).startswith("uncertainty.file: column msc.polarisation_weight is not a known parameter")
+    switch = write_draws(tmp_path / "switch.csv", [(1,)], ("msc.pathways.homing",))  # a switch is not a drawn strength
+    assert refused(posterior(switch, 1, 1)).startswith("uncertainty.file: column msc.pathways.homing is not a known parameter")
     outside = write_draws(tmp_path / "outside.csv", [(0.5, 2.0)])  # above the hard bound 1 of a fraction
     assert refused(posterior(outside, 1, 1)).startswith("uncertainty.file: draw 0 is not a valid configuration: "
                                                         "msc.csf_entry_fraction_to_cord=2.0 is invalid")
