@@ -620,6 +620,21 @@ class TrialOptions:
 
 
 @dataclass
+class UncertaintyOptions:
+    """Uncertainty over posterior draws (sim/uncertainty.py): besides the paired run at the configured values, the
+    treated arm of `individuals` virtual individuals under each of `draws` posterior draws of the MSC strengths, and each
+    individual's control arm once. In the config hash only when mode is posterior (then the results depend on it)."""
+
+    mode: str = setting("none", "none (a plain paired run) or posterior (also the draws × individuals factorial: the modeled "
+                                "end-stage delay as a median with a 2.5–97.5 % interval, and which source of spread dominates).")
+    draws: int = setting(32, "Posterior draws used (the first rows of the draws file); at most the rows it holds.",
+                         bounds=(1, 100_000))
+    individuals: int = setting(4, "Virtual individuals per draw: seeds seed … seed + individuals − 1.", bounds=(1, 100_000))
+    file: str = setting("", "Posterior draws table ('': the shipped experiments/validation/posterior.csv, written by "
+                            "python -m sim.experiments.inference).")
+
+
+@dataclass
 class SimConfig:
     """Root configuration of one paired simulation (control and, if enabled, treated arm)."""
 
@@ -637,6 +652,7 @@ class SimConfig:
     run: RunOptions = field(default_factory=RunOptions)
     calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
     trial: TrialOptions = field(default_factory=TrialOptions)
+    uncertainty: UncertaintyOptions = field(default_factory=UncertaintyOptions)
 
 
 # --------------------------------------------------------------------------- validation
@@ -644,6 +660,7 @@ ENGINES = ("vectorized", "agents")
 SPECIES = ("mouse", "human")
 COHORT_DRAWS = ("random", "stratified")
 ROUTES = ("iv", "intrathecal")
+UNCERTAINTY_MODES = ("none", "posterior")
 BYTES_PER_VOXEL = resources.BYTES_PER_VOXEL
 
 
@@ -699,6 +716,7 @@ def validate(cfg: SimConfig) -> SimConfig:
     _check_choice("trial.individuals", cfg.trial.individuals, COHORT_DRAWS)
     _check_choice("disease.species", d.species, SPECIES)
     _check_choice("treatment.route", t.route, ROUTES)
+    _check_choice("uncertainty.mode", cfg.uncertainty.mode, UNCERTAINTY_MODES)
     if cfg.trial.enabled:
         _check_trial(cfg)
     if d.horizon_days <= d.start_day:
@@ -727,6 +745,10 @@ def validate(cfg: SimConfig) -> SimConfig:
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
     resources.check(cfg)  # peak memory and run length, before anything is written
+    if cfg.uncertainty.mode == "posterior":
+        from sim import uncertainty  # reads the draws file: only a posterior run needs it
+
+        uncertainty.check(cfg)
     return cfg
 
 

@@ -52,16 +52,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(folder: Path, summary_text: str) -> dict[str, Any]:
-    """The manifest of the data files already in `folder` and of the summary text about to be written."""
-    files = {rel: {"sha256": sha256_file(folder / rel), "bytes": (folder / rel).stat().st_size} for rel in DATA_FILES}
+def build(folder: Path, summary_text: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The manifest of the data files already in `folder` (DATA_FILES, then the run's `extra` files, e.g. a posterior
+    run's uncertainty.parquet) and of the summary text about to be written."""
+    files = {rel: {"sha256": sha256_file(folder / rel), "bytes": (folder / rel).stat().st_size} for rel in (*DATA_FILES, *extra)}
     data = summary_text.encode("utf-8")
     files[SUMMARY] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     return {"format": FORMAT, "files": files}
 
 
-def manifest_text(folder: Path, summary_text: str) -> str:
-    return json.dumps(build(folder, summary_text), indent=2, sort_keys=True) + "\n"
+def manifest_text(folder: Path, summary_text: str, extra: tuple[str, ...] = ()) -> str:
+    return json.dumps(build(folder, summary_text, extra), indent=2, sort_keys=True) + "\n"
 
 
 def _reject_constant(name: str) -> float:

@@ -1,6 +1,6 @@
 """Hydra presets: compose and validate one run's configuration from overrides, with no side effects.
 
-The config groups in `configs/` (top level) (disease, treatment, domain, knockout, manipulation, experiment) are
+The config groups in `configs/` (top level) (disease, treatment, domain, knockout, manipulation, uncertainty, experiment) are
 composed over the dataclasses in `sim.config` exactly as `alsim` composes them; `compose_config` is what
 the command line, a sweep's pre-check, the dashboard and the tests all use, so a bad value is refused the
 same way everywhere (one line naming the key and the allowed range).
@@ -59,6 +59,8 @@ def _check_group_choices(overrides: list[str]) -> None:
                               + suggestion(value, group_options(key)))
         if sep and key == "experiment" and not ov.startswith("+"):
             raise ConfigError(f"experiment={value} is invalid: a preset is added with a plus, +experiment={value}")
+        if sep and key == "uncertainty" and not ov.startswith("+"):
+            raise ConfigError(f"uncertainty={value} is invalid: the group is added with a plus, +uncertainty={value}")
 
 
 def _unknown_keys(node: DictConfig, obj: object, prefix: str = "") -> list[str]:

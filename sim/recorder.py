@@ -8,6 +8,7 @@ a folder without summary.json is not a result):
     snapshots/agents.parquet     every K days: arm, day, type, agent_id, x, y, state, value
     snapshots/fields.npz         `<arm>` arrays (snapshot, field, y, x) float32, `<arm>_days`,
                                  `field_names`, `field_units`, `voxel_um`
+    uncertainty.parquet          only with uncertainty.mode=posterior: one row per draw × individual (sim/uncertainty.py)
     manifest.json                sha256 and size of each file above and of summary.json (sim/manifest.py)
     summary.json                 per-arm outcomes, paired effect, provenance, non_clinical: true
 
@@ -327,27 +328,39 @@ def _write_fields_npz(path: Path, records: list[ArmRecord], voxel_um: float) -> 
 
 
 RESULT_FILES = ("timeseries.parquet", "snapshots/agents.parquet", "snapshots/fields.npz", "manifest.json", "summary.json")
+# Files only some runs write (a posterior run's draws × individuals table, sim/uncertainty.py); listed in the manifest
+# when written, so they are checked like the others.
+OPTIONAL_FILES = ("uncertainty.parquet",)
 
 
-def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, voxel_um: float) -> None:
-    """Write every result file of one paired run; summary.json last marks the folder complete.
+def write_run_folder(out_dir: Path, records: list[ArmRecord], summary: dict, voxel_um: float,
+                     extra: dict[str, pd.DataFrame] | None = None) -> None:
+    """Write every result file of one paired run (and the `extra` tables, by file name: one of OPTIONAL_FILES);
+    summary.json last marks the folder complete.
 
     All or nothing: if any write fails (disk full, folder not writable), the result files are removed again
-    and the error is raised, so the folder never holds part of a result. A summary.json already in the folder
-    is removed first, since it would no longer describe the files next to it. Other folders are never touched.
+    and the error is raised, so the folder never holds part of a result. A summary.json (or optional file) already in
+    the folder is removed first, since it would no longer describe the files next to it. Other folders are never touched.
     """
     out_dir = Path(out_dir)
+    extra = extra or {}
+    if unknown := [name for name in extra if name not in OPTIONAL_FILES]:
+        raise ValueError(f"extra: {unknown[0]} is not a run-folder file; allowed are {', '.join(OPTIONAL_FILES)}")
     text = json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"  # fails before any file is written
     (out_dir / "summary.json").unlink(missing_ok=True)
+    for rel in OPTIONAL_FILES:
+        (out_dir / rel).unlink(missing_ok=True)
     try:
         _write_parquet(timeseries_frame(records), out_dir / "timeseries.parquet")
         _write_agents_parquet(records, out_dir / "snapshots" / "agents.parquet")
         _write_fields_npz(out_dir / "snapshots" / "fields.npz", records, voxel_um)
+        for name, frame in extra.items():
+            _write_parquet(frame, out_dir / name)
         # the manifest also holds summary.json's hash (its text is fixed above), so edits to it are caught
-        write_text_atomic(out_dir / "manifest.json", manifest.manifest_text(out_dir, text))
+        write_text_atomic(out_dir / "manifest.json", manifest.manifest_text(out_dir, text, tuple(extra)))
         write_text_atomic(out_dir / "summary.json", text)
     except BaseException:
-        for rel in RESULT_FILES:
+        for rel in (*RESULT_FILES, *extra):
             try:
                 (out_dir / rel).unlink(missing_ok=True)
             except OSError:

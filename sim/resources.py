@@ -5,11 +5,13 @@ configuration is validated (so before Hydra creates a run folder), not die hours
 estimates are deliberately simple and on the generous side:
 
 * peak memory = arms running at once × (voxels × BYTES_PER_VOXEL + agents × BYTES_PER_AGENT
-  + PROCESS_BYTES); the two arms of a paired run simulate at the same time, so both count.
+  + PROCESS_BYTES); the two arms of a paired run simulate at the same time, so both count (a posterior
+  run's further arms add their state, not a process each: they advance in cohorts of the same processes).
   Allowed: half of this machine's physical memory (`os.sysconf`).
 * run length = steps × body regions × (STEP_SECONDS + (agents + voxels) × UNIT_SECONDS) per arm,
-  summed over arms; the constants were measured on the vectorized engine (~0.8 ms per step on the
-  quick domain, ~1.7 ms on the standard one). Allowed: MAX_CPU_HOURS.
+  summed over arms (a posterior run's draws × individuals arms included, `cohort_arms`); the constants
+  were measured on the vectorized engine (~0.8 ms per step on the quick domain, ~1.7 ms on the standard
+  one). Allowed: MAX_CPU_HOURS.
 
 `run.allow_large=true` skips both checks (the run may then fail on memory, or take very long).
 """
@@ -43,15 +45,17 @@ class Estimate:
     arms: int
     steps: int
     regions: int
+    cohort_arms: int = 0  # a posterior run's further arms (sim/uncertainty.py): in cohorts of the same processes
 
     @property
     def peak_bytes(self) -> int:
-        return self.arms * (self.voxels * BYTES_PER_VOXEL + self.agents * BYTES_PER_AGENT + PROCESS_BYTES)
+        state = self.voxels * BYTES_PER_VOXEL + self.agents * BYTES_PER_AGENT
+        return self.arms * (state + PROCESS_BYTES) + self.cohort_arms * state
 
     @property
     def cpu_hours(self) -> float:
         per_step = STEP_SECONDS + (self.agents + self.voxels) * UNIT_SECONDS
-        return self.arms * self.regions * self.steps * per_step / 3600
+        return (self.arms + self.cohort_arms) * self.regions * self.steps * per_step / 3600
 
 
 def estimate(cfg) -> Estimate:
@@ -64,7 +68,13 @@ def estimate(cfg) -> Estimate:
     d = cfg.disease
     steps = int(round((d.horizon_days - d.start_day) * 24 / d.dt_hours))
     arms = 2 if cfg.treatment.enabled else 1
-    return Estimate(ny * nx, agents, arms, steps, d.regions)
+    return Estimate(ny * nx, agents, arms, steps, d.regions, cohort_arms(cfg))
+
+
+def cohort_arms(cfg) -> int:
+    """Arms a posterior run simulates beyond its paired run: d × m treated and m − 1 control arms (0 otherwise)."""
+    u = cfg.uncertainty
+    return u.draws * u.individuals + u.individuals - 1 if u.mode == "posterior" else 0
 
 
 def _gib(n: float) -> str:
@@ -85,6 +95,11 @@ def check(cfg) -> None:
             f"({e.arms} arm(s) at once, each {e.voxels} voxels and {e.agents} agents); allowed is at most {_gib(limit)} "
             f"(half of this machine's memory): shrink domain.width_um/height_um, raise domain.voxel_um, "
             f"or set run.allow_large=true")
+    if e.cpu_hours > MAX_CPU_HOURS and e.cohort_arms:
+        raise ConfigError(
+            f"uncertainty.draws={cfg.uncertainty.draws} is invalid with uncertainty.individuals={cfg.uncertainty.individuals}: "
+            f"{e.arms + e.cohort_arms} arms would take ~{e.cpu_hours:.0f} CPU-hours; allowed is at most {MAX_CPU_HOURS:g} "
+            "(fewer draws or individuals, a smaller domain, or run.allow_large=true)")
     if e.cpu_hours > MAX_CPU_HOURS:
         raise ConfigError(
             f"disease.dt_hours={cfg.disease.dt_hours:g} is invalid with disease.horizon_days={cfg.disease.horizon_days:g}: "

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 import sim
-from sim import lifeline, spread
+from sim import lifeline, spread, uncertainty
 from sim.config import DiseaseConfig, SimConfig
 from sim.cohort import Cohort, batch_key
 from sim.eligibility import day_note, summary_reason
@@ -219,6 +219,8 @@ def run_to_folder(cfg: SimConfig, out_dir: Path, progress: ProgressFn | None = N
     Snapshots stream to a hidden spool in `snapshots/` while the arms run and are copied into the final
     files at the end, so memory stays flat however many snapshots a run takes; the spool is always removed.
     """
+    if cfg.uncertainty.mode == "posterior":  # also the draws × individuals factorial (sim/uncertainty.py)
+        return uncertainty.run_to_folder(cfg, out_dir, progress, workers)
     out_dir = Path(out_dir)
     spool = out_dir / "snapshots" / f".spool.tmp-{os.getpid()}"
     try:
@@ -315,8 +317,13 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
 
 
 def config_hash(cfg: SimConfig) -> str:
-    """Hash of everything that determines the results (the model config and seed, not `run`/`calibration`/`trial` options)."""
-    model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration", "trial")}
+    """Hash of everything that determines the results (the model config and seed, not `run`/`calibration`/`trial` options).
+
+    The `uncertainty` options enter only in a posterior run (its size and the draws file's content), so every other
+    run keeps the hash it had before the option existed."""
+    model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration", "trial", "uncertainty")}
+    if cfg.uncertainty.mode != "none":
+        model["uncertainty"] = uncertainty.hash_part(cfg)
     text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -420,4 +427,6 @@ def summary_table(summary: dict) -> str:
             lines.append("modeled paired T50 delay: undefined (control arm never reached 50 % loss)")
         if e.get("end_stage_delay_days") is not None and summary_reason(summary) is None:
             lines.append(f"modeled paired end-stage delay (treated − control): {e['end_stage_delay_days']:+.1f} days")
+    if summary.get("uncertainty"):
+        lines += uncertainty.summary_lines(summary["uncertainty"])
     return "\n".join(lines)

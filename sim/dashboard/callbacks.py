@@ -22,6 +22,7 @@ from sim.dashboard import sweeps
 from sim.dashboard.data import RunData, RunFolderError, load_run_folder
 from sim.dashboard.layout import INPUTS
 from sim.dashboard.runs import Busy, RunManager
+from sim.experiments import compare
 from sim.experiments.collect import CompareError
 from sim.run import summary_table
 
@@ -259,7 +260,15 @@ def scenario_text(label: str, row) -> str:
           else f"[{row['t50_delay_ci_low_days']:+.2f}, {row['t50_delay_ci_high_days']:+.2f}] d")
     mean = "n/a" if math.isnan(row["t50_delay_mean_days"]) else f"{'≥ ' if row['n_censored'] > 0 else ''}{row['t50_delay_mean_days']:+.2f} d"
     return (f"{label}: mean paired T50 delay {mean}, 95 % CI {ci}, over {int(row['n_seeds'])} seed(s) "
-            f"({int(row['n_censored'])} censored{_not_eligible(row)}). Reading: {row['reading']}.")
+            f"({int(row['n_censored'])} censored{_not_eligible(row)}). Reading: {row['reading']}.{_uncertainty(row)}")
+
+
+def _uncertainty(row) -> str:
+    """The scenario's posterior runs in words (alsim-compare's columns), or '' for a scenario without them."""
+    if not hasattr(row, "get") or pd.isna(row.get("uncertainty_median_delay_days", math.nan)):
+        return ""
+    return (f" Over posterior draws × individuals: end-stage delay median [2.5–97.5 %] "
+            f"{compare.median_interval_text(row)} d; dominant source of spread: {compare.dominant_text(row)}.")
 
 
 def _not_eligible(row) -> str:

@@ -135,7 +135,7 @@ def _from_run_folders(root: Path, folder: Path) -> Sweep:
     check_compatible(found, group_by)
     data = build_dataset(found, group_by)
     paired = compare.per_seed_effects(data.runs, data.scenario_cols)
-    effects = compare.effects_table(paired, data.scenario_cols, seed=0)
+    effects = compare.effects_table(paired, data.scenario_cols, seed=0, cells=data.uncertainty)
     left_out = f"; {len(bad)} left out as corrupt or conflicting (run alsim-compare to see which)" if bad else ""
     return Sweep(folder, data.runs, data.timeseries, effects, data.scenario_cols,
                  f"computed from {len(found)} run folder(s) (no alsim-compare output there){left_out}")

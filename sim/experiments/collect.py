@@ -28,11 +28,13 @@ import yaml
 import sim
 from sim import manifest
 
-SUMMARY, TIMESERIES, FAILURE = "summary.json", "timeseries.parquet", "failure.json"
+SUMMARY, TIMESERIES, FAILURE, CELLS = "summary.json", "timeseries.parquet", "failure.json", "uncertainty.parquet"
 TREATMENT_PARAMS = ("dose_cells_per_kg", "start_day", "n_infusions", "interval_days")
 ARM_OUTCOMES = ("t50_days", "onset_days", "end_stage_days", "mn_alive_final", "functional_index_final", "auc_alive_days")
 EFFECT_OUTCOMES = ("t50_delay_days", "t50_delay_censored_at_least_days", "auc_gain_days", "end_stage_delay_days")
 INDIVIDUAL = ("drive_multiplier", "treg_multiplier")  # the virtual individual: who benefits, who does not
+# A posterior run's summary (summary.json's `uncertainty` block): runs.parquet columns uncertainty_<key>, only when present.
+UNCERTAINTY = ("draws", "individuals", "median_days", "low_days", "high_days", "parameter_share", "dominant")
 # Override keys that never describe the model: Hydra's own settings and how a job is executed.
 NOT_MODEL_KEYS = ("hydra", "run", "calibration")
 
@@ -52,6 +54,7 @@ class Run:
     overrides: list[str] = field(default_factory=list)
     config: dict[str, Any] | None = None
     verified: bool = True  # False: no manifest.json, so its files could not be checked ("unverified")
+    cells: pd.DataFrame | None = None  # a posterior run's uncertainty.parquet (draws × individuals), else None
 
     @property
     def version(self) -> str:
@@ -80,6 +83,7 @@ class Dataset:
     timeseries: pd.DataFrame
     scenario_cols: list[str]
     parameter_keys: dict[str, str]  # column -> the override key it came from
+    uncertainty: pd.DataFrame | None = None  # the posterior runs' cells with their run_id (None: no posterior run)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -161,7 +165,21 @@ def load_run(path: Path) -> Run:
     overrides = _read_yaml(path / ".hydra" / "overrides.yaml")
     config = _read_yaml(path / ".hydra" / "config.yaml")
     return Run(path, summary, timeseries, outcomes, [str(o) for o in overrides] if isinstance(overrides, list) else [],
-               config if isinstance(config, dict) else None, verified=check.status == manifest.VERIFIED)
+               config if isinstance(config, dict) else None, verified=check.status == manifest.VERIFIED,
+               cells=_read_cells(path) if summary.get("uncertainty") else None)
+
+
+def _read_cells(path: Path) -> pd.DataFrame:
+    """A posterior run's draws × individuals table (sim/uncertainty.py)."""
+    try:
+        frame = pq.read_table(path / CELLS).to_pandas()
+    except FileNotFoundError:
+        raise ValueError(f"{CELLS} is missing (summary.json has an uncertainty block)") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"{CELLS} cannot be read ({str(exc).splitlines()[0][:80]})") from None
+    if missing := [c for c in ("draw", "seed", "end_stage_delay_days", "eligible") if c not in frame.columns]:
+        raise ValueError(f"{CELLS} lacks the column {missing[0]}")
+    return frame
 
 
 def discover(paths: list[Path]) -> tuple[list[Run], list[Skipped]]:
@@ -299,6 +317,8 @@ def parameter_value(run: Run, key: str) -> Any:
     """The value this run used for an override key: resolved config first, then the override text."""
     if key == "disease":
         return run.disease
+    if key == "uncertainty" or key.startswith("uncertainty."):
+        return _uncertainty_value(run, key)
     value = _lookup(run.config, key)
     if isinstance(value, dict) and "name" in value:  # a config group (disease=…, domain=…): its option name
         return value["name"]
@@ -306,6 +326,14 @@ def parameter_value(run: Run, key: str) -> Any:
         return value
     given = [o.split("=", 1)[1] for o in run.overrides if "=" in o and override_key(o) == key]
     return typed(given[-1]) if given else None
+
+
+def _uncertainty_value(run: Run, key: str) -> Any:
+    """The uncertainty group: its mode (none for a run from before it existed); its options only in a posterior run."""
+    mode = "posterior" if run.summary.get("uncertainty") else "none"
+    if key == "uncertainty":
+        return mode
+    return _lookup(run.config, key) if mode == "posterior" else None
 
 
 def _is_model_key(key: str) -> bool:
@@ -365,6 +393,8 @@ def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
     row.update({k: _num(effect.get(k), f"effect.{k}") for k in EFFECT_OUTCOMES})
     row.update({f"individual_{k}": _num((s.get("individual") or {}).get(k)) for k in INDIVIDUAL})
     row["horizon_days"] = _num((s.get("days") or [None])[-1])
+    if u := s.get("uncertainty"):
+        row.update({f"uncertainty_{k}": u[k] if k == "dominant" else _num(u[k], f"uncertainty.{k}") for k in UNCERTAINTY})
     return row
 
 
@@ -395,11 +425,13 @@ def build_dataset(runs: list[Run], group_by: str | None = None) -> Dataset:
         parameter_keys.setdefault("disease", "disease")
     scenario_cols = list(parameter_keys)
     ids = _run_ids(runs)
-    rows, series = [], []
+    rows, series, cells = [], [], []
     for run, run_id in zip(runs, ids):
         params = {c: parameter_value(run, k) for c, k in parameter_keys.items() if c not in TREATMENT_PARAMS}
         row = _run_row(run, run_id, params)
         rows.append(row)
+        if run.cells is not None:
+            cells.append(run.cells.assign(run_id=run_id))
         ts = run.timeseries.copy()
         ids_part = {"run_id": run_id, **{c: row[c] for c in scenario_cols}, "seed": row["seed"]}
         for i, (col, value) in enumerate(ids_part.items()):
@@ -408,7 +440,8 @@ def build_dataset(runs: list[Run], group_by: str | None = None) -> Dataset:
     runs_frame = _tidy_types(pd.DataFrame(rows)).sort_values([*scenario_cols, "seed", "run_id"], ignore_index=True)
     ts_frame = _tidy_types(pd.concat(series, ignore_index=True))
     ts_frame = ts_frame.sort_values([*scenario_cols, "seed", "run_id", "arm", "day"], ignore_index=True)
-    return Dataset(runs_frame, ts_frame, scenario_cols, parameter_keys)
+    return Dataset(runs_frame, ts_frame, scenario_cols, parameter_keys,
+                   pd.concat(cells, ignore_index=True) if cells else None)
 
 
 # --------------------------------------------------------------------------- writing

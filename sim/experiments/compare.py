@@ -52,6 +52,9 @@ N_RESAMPLES = 9999
 NOISE_BAND_DAYS = {"sod1_g93a_mouse": 6.0}
 NULL_READING = "no modeled slowing distinguishable from zero"
 FEW_SEEDS = 10
+# Only when the runs include posterior runs (`+uncertainty=posterior`): the end-stage delay over their draws × individuals.
+UNCERTAINTY_COLUMNS = ["uncertainty_cells", "uncertainty_median_delay_days", "uncertainty_low_days", "uncertainty_high_days",
+                       "uncertainty_parameter_share", "uncertainty_individual_share", "uncertainty_dominant"]
 EFFECT_COLUMNS = ["n_seeds", "t50_delay_mean_days", "t50_delay_ci_low_days", "t50_delay_ci_high_days", "n_censored",
                   "n_undefined", "fraction_seeds_with_delay", "auc_gain_mean_days", "auc_gain_ci_low_days",
                   "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "delay_vs_drive_spearman", "reading",
@@ -166,15 +169,35 @@ def who_benefits(group: pd.DataFrame) -> float:
     return float(stats.spearmanr(both.iloc[:, 0], both.iloc[:, 1]).statistic)
 
 
-def effects_table(paired: pd.DataFrame, scenario_cols: list[str], seed: int = 0) -> pd.DataFrame:
-    """One row per scenario (swept parameters other than seed) with paired-effect statistics."""
+def effects_table(paired: pd.DataFrame, scenario_cols: list[str], seed: int = 0,
+                  cells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per scenario (swept parameters other than seed) with paired-effect statistics; with `cells` (posterior
+    runs' draws × individuals, `Dataset.uncertainty`) also the UNCERTAINTY_COLUMNS."""
     columns = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else [])]
+    extra = UNCERTAINTY_COLUMNS if cells is not None and len(cells) else []
     rows = []
     for key, group in paired.groupby(scenario_cols, dropna=False, sort=True) if len(paired) else []:
         row = dict(zip(scenario_cols, key if isinstance(key, tuple) else (key,)))
         row.update(_scenario_row(group, seed))
+        if extra:
+            row.update(uncertainty_row(cells[cells["run_id"].isin(group["run_id"])]))
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*columns, *EFFECT_COLUMNS])
+    return pd.DataFrame(rows, columns=[*columns, *EFFECT_COLUMNS, *extra])
+
+
+def uncertainty_row(cells: pd.DataFrame) -> dict:
+    """A scenario's posterior cells pooled over its runs (a cell simulated by two runs counted once; a draw is known by
+    its values): median end-stage delay, 2.5–97.5 % interval and the variance split (sim.uncertainty.decompose)."""
+    from sim import uncertainty
+
+    keys = [c for c in cells.columns if c.startswith("msc.")]
+    pooled = cells.drop_duplicates(subset=["seed", *keys])
+    stats = uncertainty.decompose(pooled, keys or ["draw"])
+    nan = lambda x: math.nan if x is None else x  # noqa: E731
+    return {"uncertainty_cells": stats["used_cells"], "uncertainty_median_delay_days": nan(stats["median_days"]),
+            "uncertainty_low_days": nan(stats["low_days"]), "uncertainty_high_days": nan(stats["high_days"]),
+            "uncertainty_parameter_share": nan(stats["parameter_share"]),
+            "uncertainty_individual_share": nan(stats["individual_share"]), "uncertainty_dominant": stats["dominant"]}
 
 
 # --------------------------------------------------------------------------- text output
@@ -216,8 +239,32 @@ def display_table(effects: pd.DataFrame, scenario_cols: list[str]) -> tuple[pd.D
         table["not eligible"] = effects["n_not_eligible"].astype(int).astype(str)
     if effects["delay_vs_drive_spearman"].notna().any():
         table["ρ (delay vs drive)"] = effects["delay_vs_drive_spearman"].map(lambda x: "n/a" if pd.isna(x) else f"{x:+.2f}")
+    if "uncertainty_dominant" in effects:
+        table[UNCERTAINTY_HEADER] = [median_interval_text(r) for r in effects.itertuples()]
+        table["dominant source"] = [dominant_text(r) for r in effects.itertuples()]
     table["reading"] = effects["reading"]
     return table, same
+
+
+UNCERTAINTY_HEADER = "end-stage delay over draws × individuals, d: median [2.5–97.5 %]"
+
+
+def median_interval_text(r) -> str:
+    if pd.isna(r.uncertainty_median_delay_days):
+        return "n/a"
+    return (f"{r.uncertainty_median_delay_days:+.2f} [{r.uncertainty_low_days:+.2f}, {r.uncertainty_high_days:+.2f}] "
+            f"({int(r.uncertainty_cells)} cells)")
+
+
+def dominant_text(r) -> str:
+    """`between-individual noise (93 %)`: the larger part of the variance and its share."""
+    if pd.isna(r.uncertainty_dominant) or pd.isna(r.uncertainty_parameter_share):
+        return "n/a"
+    from sim import uncertainty
+
+    share = {uncertainty.PARAMETER: r.uncertainty_parameter_share,
+             uncertainty.NOISE: r.uncertainty_individual_share}.get(r.uncertainty_dominant)
+    return r.uncertainty_dominant + ("" if share is None else f" ({share:.0%})")
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -255,6 +302,13 @@ def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
         out.append(f"not eligible: {int(effects['n_not_eligible'].sum())} seed(s) whose untreated arm reached end stage on "
                    "or before the first infusion day; they were never treatable, so they enter no statistic (seeds counts "
                    "only eligible ones).")
+    if "uncertainty_dominant" in effects and effects["uncertainty_dominant"].notna().any():
+        out.append("Median [2.5–97.5 %] over draws × individuals: the end-stage delay (treated − control) in every eligible "
+                   "cell of the scenario's posterior runs (+uncertainty=posterior; each run's uncertainty.parquet, a cell "
+                   "two runs share counted once), so the interval holds parameter uncertainty and between-individual noise "
+                   "together. Dominant source: the larger part of those cells' variance, parameter uncertainty (the "
+                   "between-draw variance of the per-draw mean) or between-individual noise (the mean within-draw variance "
+                   "across individuals), with its share.")
     clocks = runs["clock"].dropna().unique() if "clock" in runs else []
     if len(clocks):
         out.append("Days are on each preset's clock: " + "; ".join(sorted(map(str, clocks))) + ".")
@@ -477,7 +531,7 @@ def main(argv: list[str] | None = None) -> None:
     for w in warnings:
         _say("warning", w)
     paired = per_seed_effects(dataset.runs, dataset.scenario_cols)
-    effects = effects_table(paired, dataset.scenario_cols, args.seed)
+    effects = effects_table(paired, dataset.scenario_cols, args.seed, dataset.uncertainty)
     left_out = left_out_lines(skipped)
     try:
         contrasts = contrasts_for(args.contrast, paired, dataset.scenario_cols, args.seed)

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 import sim
 from sim import manifest
 from sim.presets import compose_config
-from sim.recorder import RESULT_FILES, write_text_atomic
+from sim.recorder import OPTIONAL_FILES, RESULT_FILES, write_text_atomic
 
 JOBS_FILE = ".alsim-jobs.json"  # the sweep's job list, for batched jobs (`run.batch_size`)
 FAILURE = "failure.json"
@@ -97,7 +97,7 @@ def register(cache_dir: Path, key: str, run_dir: Path) -> None:
 
 def reuse(source: Path, out_dir: Path) -> None:
     """Bring a finished job's result files into out_dir (hard links, else copies); summary last."""
-    for name in RESULT_FILES:
+    for name in (*(f for f in OPTIONAL_FILES if (source / f).is_file()), *RESULT_FILES):  # summary.json stays last
         src, dst = source / name, out_dir / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")

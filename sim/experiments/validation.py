@@ -37,10 +37,21 @@ OUTCOME_NUMBERS = ["n_control", "n_treated", "control_onset_days", "treated_onse
 OUTCOME_TEXT = ["motor_outcome", "mn_count_outcome", "gliosis_outcome"]
 
 
+def shipped(name: str) -> tuple[Path, Path]:
+    """Where a file of experiments/validation/ lies: (the packaged copy in sim/validation/, the checkout's)."""
+    return (Path(__file__).parent.parent / "validation" / name,
+            Path(__file__).parent.parent.parent / "experiments" / "validation" / name)
+
+
+def find_shipped(name: str) -> Path:
+    """The packaged copy of a file of experiments/validation/ if present, else the checkout's path (existing or not)."""
+    packaged, source = shipped(name)
+    return packaged if packaged.is_file() else source
+
+
 def find_table() -> Path:
     """The table's path: a packaged copy (sim/validation/) if present, else the checkout's experiments/validation/."""
-    packaged = Path(__file__).parent.parent / "validation" / FILENAME
-    source = Path(__file__).parent.parent.parent / "experiments" / "validation" / FILENAME
+    packaged, source = shipped(FILENAME)
     for path in (packaged, source):
         if path.is_file():
             return path
