@@ -65,6 +65,12 @@ def test_identified_compares_the_posterior_interval_with_the_prior():
     assert narrow["width_vs_prior"] == pytest.approx(0.1, abs=0.01) and narrow["identified"]
 
 
+def test_effective_sample_size_of_weights():
+    assert inference.effective_sample_size(np.ones(8)) == pytest.approx(8.0)
+    assert inference.effective_sample_size(np.array([0.0, 3.0, 0.0])) == pytest.approx(1.0)
+    assert inference.effective_sample_size(np.array([1.0, 1.0, 2.0])) == pytest.approx(16 / 6)
+
+
 def test_draws_resample_by_weight_and_reproduce_from_their_seed():
     particles = pd.DataFrame({"msc.polarization_weight": [0.5, 2.0]})
     weights = np.array([0.0, 1.0])
@@ -116,6 +122,7 @@ def test_tiny_abc_end_to_end_reproduces_from_its_seed(monkeypatch):
     assert ((f >= 1e-4) & (f <= 0.3)).all()  # the log-uniform prior's range, back on the parameter's scale
     assert (a["distances"] >= 0).all() and (a["distances"] <= 1).all()  # one row: shortfall within [0, 1]
     assert a["meta"]["split_sha256"] == validation.split_digest()
+    assert len(a["meta"]["ess"]) == 1 and 1.0 <= a["meta"]["ess"][0] <= 2.0 and a["meta"]["tried"][0] >= 2
     assert [x["key"] for x in a["meta"]["arms"]] == ["uccelli2012/1e6_iv_single"]
     pd.testing.assert_frame_equal(inference.draw(a["particles"], a["weights"], 8, 1),
                                   inference.draw(b["particles"], b["weights"], 8, 1))

@@ -218,15 +218,25 @@ def fit(base: list[str], population: int, generations: int, fit_seeds: int, seed
         stats = history.get_weighted_distances()
         n_sims = int(history.total_nr_simulations)
         n_generations = int(history.max_t) + 1
+        ess = [effective_sample_size(history.get_distribution(t=t)[1]) for t in range(n_generations)]
+        tried = [int(n) for n in pops["samples"] if n > 0][-n_generations:]
     particles = pd.DataFrame([_values(fs, dict(r)) for _, r in frame.iterrows()])
     return {"particles": particles, "weights": np.asarray(weights, dtype=float),
             "distances": stats["distance"].to_numpy(dtype=float),
             "epsilons": [float(e) for e in pops["epsilon"] if math.isfinite(e)],
             "meta": {"base": base, "population": population, "generations": n_generations, "fit_seeds": seeds,
-                     "seed": seed, "simulations": n_sims, "seconds": round(time.time() - started, 1),
+                     "seed": seed, "simulations": n_sims,
+                     "ess": ess, "tried": tried, "seconds": round(time.time() - started, 1),
                      "arms": arms, "skipped": skipped, "factors": [dataclasses.asdict(f) for f in fs],
                      "control_end_stage_days": sim_.control.tolist(), "split_sha256": validation.split_digest(),
                      "detectable_pct": DETECTABLE_PCT}}
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of normalized importance weights, 1/Σw²."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    return float(1.0 / np.sum(w * w))
 
 
 def draw(particles: pd.DataFrame, weights: np.ndarray, n: int, seed: int) -> pd.DataFrame:
@@ -322,7 +332,9 @@ def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any
              f"SHA-256 {meta['split_sha256'][:12]}…). A row is reproduced when a `longer` row's modeled mean change of end "
              f"stage reaches {meta['detectable_pct']:g} % and a `none` row's stays below it; the distance is the summed "
              "shortfall in units of that threshold."), "",
-             f"**ε by generation:** {', '.join(format(e, '.3g') for e in eps)}. "
+             f"**ε by generation:** {', '.join(format(e, '.3g') for e in eps)}; effective sample size of each "
+             f"generation's weighted particles: {', '.join(format(e, '.1f') for e in meta.get('ess', []))} of "
+             f"{meta['population']}. "
              + ("Every training row was reproduced by the final population (ε = 0)." if eps and eps[-1] == 0 else
                 f"**No particle reproduced every training row**: the final ε is {eps[-1]:.3g} (0 would be a full match). "
                 "Where the model cannot reach a row, the posterior says which strengths come closest, not that they fit."
