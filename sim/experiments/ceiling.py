@@ -30,6 +30,7 @@ import numpy as np
 
 from sim import NOTICE
 from sim.config import ConfigError, SimConfig
+from sim.experiments.manipulations import parse_seeds
 from sim.presets import compose_config
 from sim.recorder import write_text_atomic
 from sim.run import ArmJob, arm_outcomes, raise_first, run_arms_parallel
@@ -145,25 +146,18 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = (int(x) for x in text.split("-", 1))
-        return list(range(a, b + 1))
-    return [int(x) for x in text.split(",")]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.experiments.ceiling", description=__doc__.split("\n")[0])
     ap.add_argument("overrides", nargs="*", help="config overrides (default: domain=quick)")
-    ap.add_argument("--seeds", default="0-7", help="seeds, a-b or a,b,c (default 0-7)")
+    ap.add_argument("--seeds", default="0-7", help="seeds, N or N-M (default 0-7)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="only the default, the top, ×100 and the ceiling")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     try:
-        seeds = _seeds(a.seeds)
+        seeds = parse_seeds(a.seeds)
     except ValueError:
-        print(f"--seeds: {a.seeds!r} is invalid: allowed are a-b or a,b,c with integers", file=sys.stderr)
+        print(f"error: --seeds={a.seeds} is invalid: allowed is N or N-M with N ≤ M", file=sys.stderr)
         return 2
     try:
         result = diagnose(a.overrides or ["domain=quick"], seeds, a.workers, a.quick)

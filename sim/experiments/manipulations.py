@@ -129,7 +129,8 @@ def report(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _seeds(text: str) -> list[int]:
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from 'N' or 'N-M' (inclusive); ValueError otherwise."""
     lo, _, hi = text.partition("-")
     seeds = list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
     if not seeds:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs=argparse.REMAINDER, help="after --: config overrides for the simulated cohorts")
     args = ap.parse_args(argv)
     try:
-        seeds = _seeds(args.seeds)
+        seeds = parse_seeds(args.seeds)
     except ValueError:
         print(f"python -m sim.experiments.manipulations: error: --seeds={args.seeds} is invalid: expected N or N-M with N ≤ M", file=sys.stderr)
         return 2
