@@ -49,6 +49,8 @@ def test_a_mixed_batch_gives_every_individual_its_single_run_bit_for_bit():
     assert len({digest(b) for b in batched}) == len(jobs)  # the individuals really differ
 
 
+@pytest.mark.slow  # three batched runs of four individuals; the quick loop keeps the mixed batch above (each of six
+# individuals in one batch equals its run alone), and conftest's session sweep runs four jobs in one batch
 def test_batch_size_and_order_do_not_change_any_result():
     jobs = [ArmJob(compose_config(SHORT + overrides), arm) for overrides, arm in MIXED[:4]]
     together = [digest(r) for r in run_arms(jobs)]
