@@ -409,8 +409,9 @@ def cli_runs(tmp_path_factory, short_run):
                                                          f"hydra.sweep.dir={base / 'under_file' / 'a_file' / 'sweep'}"])
     earlier = shutil.copytree(short_run, base / "earlier" / "run")
     runs["earlier"] = Cli(base / "earlier", [*quick, f"hydra.run.dir={earlier}"])
+    # the human clock's day 0 as the first infusion; the simulation starts 3 days before it, not the preset's 1 095
     runs["edge_human_day0"] = Cli(base / "edge_human_day0", [
-        "disease=human_sporadic", "domain=quick", "disease.horizon_days=12", "treatment.start_day=0",
+        "disease=human_sporadic", "domain=quick", "disease.start_day=-3", "disease.horizon_days=12", "treatment.start_day=0",
         "treatment.n_infusions=1", f"hydra.run.dir={base / 'edge_human_day0' / 'run'}"])
     runs["edge_mouse_top_dose"] = Cli(base / "edge_mouse_top_dose", [
         "domain=quick", "disease.horizon_days=33", "treatment.start_day=30", "treatment.dose_cells_per_kg=1e10",
