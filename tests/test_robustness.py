@@ -300,7 +300,13 @@ def preset_sweep(name: str) -> dict[str, list]:
     return out
 
 
-@pytest.mark.parametrize("name", PRESETS)
+# The two sweep presets over config groups are checked the way `alsim -m` checks them before any job, every value
+# alone and every pair (`sweep.check_values`), in the quick loop by test_knockouts.py and test_manipulations.py.
+SWEEP_CHECKED_ELSEWHERE = ("knockouts", "manipulations")
+
+
+@pytest.mark.parametrize("name", [pytest.param(p, marks=pytest.mark.slow) if p in SWEEP_CHECKED_ELSEWHERE else p
+                                  for p in PRESETS])
 def test_every_value_every_preset_sweeps_is_valid(name):
     """Each preset composes, and each value it sweeps is valid on top of it (set one at a time, as `alsim -m` would)."""
     base = compose_config([f"+experiment={name}"])
