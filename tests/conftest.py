@@ -4,6 +4,9 @@ The run is written by the dashboard's own worker (`sim.dashboard.runs.execute_ru
 `simulate` + `write_run_folder` path as the CLI, plus `.hydra/` files); the sweep is the real
 `alsim -m` command. The dashboard, the report and `alsim-compare` read exactly what real runs write.
 Tests never edit these folders: a test that changes run folders works on its own copy.
+
+Under pytest-xdist the sweep starts with the session, in a background thread, when any selected test reads it: it
+simulates while the workers run other tests, so no worker sits idle waiting for it later.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -59,10 +63,19 @@ def _short_run(base: Path) -> Path:
     return base / "run"
 
 
+_sweep_procs: list[subprocess.Popen] = []  # the sweep process(es) this worker started, stopped at the session's end
+
+
 def _cli_sweep(base: Path) -> Path:
-    r = subprocess.run([sys.executable, "-m", "sim", *SWEEP], cwd=base, capture_output=True, text=True,
-                       encoding="utf-8", timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *SWEEP], cwd=base, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    _sweep_procs.append(proc)
+    try:
+        _, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
     runs = sorted(p.parent for p in (base / "multirun").rglob("summary.json"))
     assert len(runs) == N_SWEEP_RUNS, runs
     return Path(os.path.commonpath(runs))  # multirun/<date>/<time>, whatever the job folders are called
@@ -84,13 +97,43 @@ def short_run(tmp_path_factory) -> Path:
     return _once(tmp_path_factory, "short", _short_run)
 
 
+_SWEEP_READERS = {"cli_sweep", "small_sweep"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sweep_in_background(request, tmp_path_factory) -> Iterator[threading.Thread | None]:
+    """Under pytest-xdist, begin `_once(..., "sweep", ...)` in a background thread at each worker's first test if any
+    selected test reads the sweep (the worker that takes the lock first simulates it; the other's thread then finds it
+    done). `cli_sweep` waits for the thread and raises what it raised (the sweep's stderr, if it failed)."""
+    thread = None
+    if "PYTEST_XDIST_WORKER" in os.environ and any(
+            _SWEEP_READERS & set(getattr(item, "fixturenames", ())) for item in request.session.items):
+        def build() -> None:
+            try:
+                _once(tmp_path_factory, "sweep", _cli_sweep)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the test that reads the sweep
+                thread.error = exc
+        thread = threading.Thread(target=build, name="session-sweep", daemon=True)
+        thread.error = None
+        thread.start()
+    yield thread
+    for proc in _sweep_procs:  # only if the session ends before the sweep (-x, Ctrl-C)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
-def cli_sweep(tmp_path_factory) -> Path:
+def cli_sweep(tmp_path_factory, _sweep_in_background) -> Path:
     """A real 4-run sweep (`alsim -m`, 2 doses × 2 seeds); returns the folder that holds its job folders.
 
-    Simulated once per test run and read by test_compare.py, test_contrast.py and `small_sweep`: copy it before
-    changing anything.
+    Simulated once per test run and read by test_compare.py, test_contrast.py, test_cli.py and `small_sweep`: copy it
+    before changing anything.
     """
+    if _sweep_in_background is not None:
+        _sweep_in_background.join()
+        if _sweep_in_background.error is not None:
+            raise _sweep_in_background.error
     return _once(tmp_path_factory, "sweep", _cli_sweep)
 
 

@@ -49,6 +49,8 @@ def test_a_mixed_batch_gives_every_individual_its_single_run_bit_for_bit():
     assert len({digest(b) for b in batched}) == len(jobs)  # the individuals really differ
 
 
+@pytest.mark.slow  # three batched runs of four individuals; the quick loop keeps the mixed batch above (each of six
+# individuals in one batch equals its run alone), and conftest's session sweep runs four jobs in one batch
 def test_batch_size_and_order_do_not_change_any_result():
     jobs = [ArmJob(compose_config(SHORT + overrides), arm) for overrides, arm in MIXED[:4]]
     together = [digest(r) for r in run_arms(jobs)]
@@ -66,7 +68,9 @@ def test_further_body_regions_advance_in_the_same_cohort_unchanged():
 
 
 def test_an_individual_whose_fields_fail_is_reported_and_the_others_finish(monkeypatch):
-    jobs = [ArmJob(compose_config(SHORT + [f"seed={s}", "treatment=none"]), "control") for s in (10, 11, 12)]
+    # five days: the failure comes on step 30 (day 31.25), and the other two go on to the end
+    jobs = [ArmJob(compose_config(["domain=quick", "disease.horizon_days=35", f"seed={s}", "treatment=none"]), "control")
+            for s in (10, 11, 12)]
     alone = [digest(run_arm(j.cfg, j.arm)) for j in jobs]
     sources = Cohort.sources
 

@@ -2,9 +2,10 @@
 
 One real server (`python -m sim.dashboard.app`) on a free port of 127.0.0.1 with a small real
 sweep under `--results`; the tests follow an educator: load the page, read the notice, change
-dose and start day, run, check both arms' curves (the figures' data, not pixels), move the time
-slider and play the animation, type an out-of-range value, use two tabs at once, explore the
-sweep. Screenshots go under each test's tmp_path.
+dose and start day, run, check both arms' curves (the figures' data, not pixels), run a sham dose,
+move the time slider and play the animation, type an out-of-range value, use two tabs at once,
+explore the sweep (the sham dose and the two tabs are in the full suite only: the quick loop runs
+one simulation here). Screenshots go under each test's tmp_path.
 """
 from __future__ import annotations
 
@@ -164,6 +165,10 @@ def test_run_shows_both_arms_and_follows_new_inputs(page, tmp_path):
     assert max(by_name(msc, "infused so far")[0]["y"]) == pytest.approx(1e8 * 0.025)  # cells/kg × 25 g
     page.screenshot(path=str(tmp_path / "run-1e8.png"), full_page=True)
 
+
+@pytest.mark.slow  # a second real run; the quick loop keeps a dose of 0 giving a treated arm equal to the control (every
+# row and field: test_cli.py, test_valid_edge_values_run) and the MSC figure's note for it (test_figures.py)
+def test_a_sham_dose_shows_the_treated_arm_equal_to_the_control(page):
     # a sham dose of 0: the treated arm must equal the control arm, shown as plainly as any effect
     set_number(page, "dose", "0")
     run_and_wait(page, ["0 cells/kg"])

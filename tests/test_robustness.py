@@ -300,7 +300,13 @@ def preset_sweep(name: str) -> dict[str, list]:
     return out
 
 
-@pytest.mark.parametrize("name", PRESETS)
+# The two sweep presets over config groups are checked the way `alsim -m` checks them before any job, every value
+# alone and every pair (`sweep.check_values`), in the quick loop by test_knockouts.py and test_manipulations.py.
+SWEEP_CHECKED_ELSEWHERE = ("knockouts", "manipulations")
+
+
+@pytest.mark.parametrize("name", [pytest.param(p, marks=pytest.mark.slow) if p in SWEEP_CHECKED_ELSEWHERE else p
+                                  for p in PRESETS])
 def test_every_value_every_preset_sweeps_is_valid(name):
     """Each preset composes, and each value it sweeps is valid on top of it (set one at a time, as `alsim -m` would)."""
     base = compose_config([f"+experiment={name}"])
@@ -409,8 +415,9 @@ def cli_runs(tmp_path_factory, short_run):
                                                          f"hydra.sweep.dir={base / 'under_file' / 'a_file' / 'sweep'}"])
     earlier = shutil.copytree(short_run, base / "earlier" / "run")
     runs["earlier"] = Cli(base / "earlier", [*quick, f"hydra.run.dir={earlier}"])
+    # the human clock's day 0 as the first infusion; the simulation starts 3 days before it, not the preset's 1 095
     runs["edge_human_day0"] = Cli(base / "edge_human_day0", [
-        "disease=human_sporadic", "domain=quick", "disease.horizon_days=12", "treatment.start_day=0",
+        "disease=human_sporadic", "domain=quick", "disease.start_day=-3", "disease.horizon_days=12", "treatment.start_day=0",
         "treatment.n_infusions=1", f"hydra.run.dir={base / 'edge_human_day0' / 'run'}"])
     runs["edge_mouse_top_dose"] = Cli(base / "edge_mouse_top_dose", [
         "domain=quick", "disease.horizon_days=33", "treatment.start_day=30", "treatment.dose_cells_per_kg=1e10",

@@ -30,6 +30,12 @@ def one_region():
     return run_arm(regional(1), "control")
 
 
+@pytest.fixture(scope="module")
+def second_region_never_starts():
+    """Two regions, the second one's lag longer than the simulated days."""
+    return run_arm(regional(2, delay=1e4), "control")
+
+
 def test_the_lag_is_zero_for_the_onset_region_and_grows_with_the_region_on_the_individuals_clock():
     d = SimConfig().disease
     d.spread_delay_days, d.drive_exponent = 100.0, 1.0
@@ -76,19 +82,19 @@ def test_a_further_region_has_its_own_tissue_but_is_the_same_individual():
     assert len(a.neuron_store) == len(b.neuron_store)  # same density, same patch
 
 
-def test_a_region_whose_disease_has_not_started_stays_intact_and_holds_the_person_up(one_region):
+def test_a_region_whose_disease_has_not_started_stays_intact_and_holds_the_person_up(one_region, second_region_never_starts):
     """A lag longer than the simulated days: the region's drive is 0 throughout, so it keeps every neuron and
     the person's index is (onset region + 1)/2 exactly."""
-    two = frame(run_arm(regional(2, delay=1e4), "control"))
+    two = frame(second_region_never_starts)
     patch = frame(one_region)
     assert patch["functional_index"].iloc[-1] < 0.5  # the onset region is far gone
     np.testing.assert_allclose(two["person_functional_index"], (patch["functional_index"] + 1.0) / 2, rtol=0, atol=1e-15)
     np.testing.assert_allclose(two["person_mn_alive_fraction"], (patch["mn_alive_fraction"] + 1.0) / 2, rtol=0, atol=1e-15)
 
 
-def test_onset_is_the_onset_regions_and_end_stage_the_persons(one_region):
+def test_onset_is_the_onset_regions_and_end_stage_the_persons(one_region, second_region_never_starts):
     d = regional(2, delay=1e4).disease
-    two = arm_outcomes(run_arm(regional(2, delay=1e4), "control"), d)
+    two = arm_outcomes(second_region_never_starts, d)
     one = arm_outcomes(one_region, d)
     assert two["onset_days"] == one["onset_days"] is not None
     assert one["end_stage_days"] is not None

@@ -130,6 +130,8 @@ def test_a_batched_sweep_writes_every_job_as_if_it_ran_alone(tmp_path):
     assert json.loads((tmp_path / "batched" / sweep.JOBS_FILE).read_text())["batch_size"] == 3
 
 
+@pytest.mark.slow  # two 3-job sweeps; the quick loop keeps resume after a failure (the `resumed` tests) and a batched
+# sweep (conftest's session sweep, run.batch_size=4); _finished_or_pending is the same check for a batch member
 def test_a_batched_sweep_resumes_each_job_by_its_own_configuration(tmp_path):
     first = alsim(tmp_path, "-m", "seed=0,1,2", "run.batch_size=3", "run.fail_on_seed=1", "hydra.sweep.dir=first", *TINY)
     assert first.returncode == 1 and "1 failed" in first.stdout, first.stderr[-2000:]
@@ -147,9 +149,11 @@ def test_batch_leaders_and_members_follow_the_job_list(tmp_path):
     assert sweep.batch_of(tmp_path / "nowhere", 0) is None
 
 
+# The quick loop keeps a batched sweep on Hydra's basic launcher (conftest's session sweep, run.batch_size=4, read by
+# test_compare.py); every other launcher, joblib's included, runs in the full suite only.
 @pytest.mark.parametrize("launcher", [
-    "parallel",
-    pytest.param("slurm_local", marks=[pytest.mark.submitit, pytest.mark.slow]),  # the quick loop keeps joblib
+    pytest.param("parallel", marks=pytest.mark.slow),  # joblib: its worker processes cost a sweep's own CPU again
+    pytest.param("slurm_local", marks=[pytest.mark.submitit, pytest.mark.slow]),
     pytest.param("ray_local", marks=pytest.mark.ray),
 ])
 def test_launchers_run_a_batched_sweep(tmp_path, launcher):
