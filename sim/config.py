@@ -504,6 +504,11 @@ class TreatmentConfig:
                              bounds=(0, 1000))
     interval_days: float = param(30.0, "d", (7.0, 120.0), 'assumption (30 d); ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4: 2 intrathecal injections 26 days apart, boosters at 4, 7 and 10 months (~90 d apart)', "Days between infusions.",
                                  bounds=(0.0, 1e5))
+    eligibility_max_days_from_onset: float | None = setting(
+        None, "Trial design, not biology: an individual whose untreated arm's symptom onset lies more than this many days "
+        "before the first infusion is not eligible, and alsim-compare leaves it out of its statistics (e.g. 730: a trial "
+        "that enrols within 24 months of onset). null: no window. The simulation itself is unchanged.",
+        unit="d", bounds=(0.0, 1e5))
 
 
 # --------------------------------------------------------------------------- experimental manipulations
@@ -684,14 +689,18 @@ def _check_bounds(cfg: SimConfig) -> None:
         bounds = f.metadata.get("bounds")
         if bounds is None:
             continue
+        optional = f.default is None  # a setting that is off (null) by default
+        if optional and value is None:
+            continue
         lo, hi = bounds
         whole = isinstance(f.default, int) and not isinstance(f.default, bool)
         kind = "an integer" if whole else "a finite number"
+        off = " or null (off)" if optional else ""
         # library callers build configs in Python: a text, list or true/false here is refused, not compared
         if isinstance(value, bool) or not isinstance(value, numbers.Integral if whole else numbers.Real):
-            raise ConfigError(f"{key}={value!r} is invalid: expected {kind} in [{_fmt(lo)}, {_fmt(hi)}]")
+            raise ConfigError(f"{key}={value!r} is invalid: expected {kind} in [{_fmt(lo)}, {_fmt(hi)}]{off}")
         if not (math.isfinite(value) and lo <= value <= hi):
-            raise ConfigError(f"{key}={value!r} is invalid: allowed range is {kind} in [{_fmt(lo)}, {_fmt(hi)}]")
+            raise ConfigError(f"{key}={value!r} is invalid: allowed range is {kind} in [{_fmt(lo)}, {_fmt(hi)}]{off}")
 
 
 available_memory_bytes = resources.physical_memory_bytes  # (kept for callers of the old name)

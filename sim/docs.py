@@ -29,7 +29,7 @@ SECTIONS = ("domain", "disease", "neurons", "microglia", "tregs", "fields", "msc
 
 def _num(x) -> str:
     if isinstance(x, bool) or x is None:
-        return str(x).lower() if isinstance(x, bool) else ""
+        return str(x).lower() if isinstance(x, bool) else "null"
     if isinstance(x, float) and math.isinf(x):
         return "∞"
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)

@@ -44,8 +44,8 @@ def all_keys() -> list[str]:
 
 
 def _num(x: Any) -> str:
-    if isinstance(x, bool):
-        return str(x).lower()
+    if isinstance(x, bool) or x is None:
+        return str(x).lower() if isinstance(x, bool) else "null"
     if isinstance(x, float) and math.isinf(x):
         return "∞" if x > 0 else "−∞"
     if isinstance(x, int) and abs(x) >= 10**9:

@@ -319,11 +319,13 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
 def config_hash(cfg: SimConfig) -> str:
     """Hash of everything that determines the results (the model config and seed, not `run`/`calibration`/`trial` options).
 
-    The `uncertainty` options enter only in a posterior run (its size and the draws file's content), so every other
-    run keeps the hash it had before the option existed."""
+    The `uncertainty` options enter only in a posterior run (its size and the draws file's content), and the eligibility
+    window only when it is on, so every other run keeps the hash it had before those options existed."""
     model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration", "trial", "uncertainty")}
     if cfg.uncertainty.mode != "none":
         model["uncertainty"] = uncertainty.hash_part(cfg)
+    if model["treatment"].get("eligibility_max_days_from_onset") is None:  # off: the hash runs had before the setting
+        del model["treatment"]["eligibility_max_days_from_onset"]
     text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -357,7 +359,8 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "treatment": {"name": t.name, "enabled": t.enabled, "route": t.route, "dose_cells_per_kg": dose_per_kg(t, d),
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
                       "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
-                      "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d)},
+                      "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d),
+                      "eligibility_max_days_from_onset": t.eligibility_max_days_from_onset},
         "warnings": [w for w in (course_warning(t, d),) if w],
         "manipulation": cfg.manipulation.name,
         "clock": d.clock,

@@ -488,6 +488,7 @@ def test_agents_and_vectorized_engines_agree_exactly():
 
 
 # --------------------------------------------------------------------------- pairing and determinism
+@pytest.mark.slow  # quick siblings: test_cli.py's dose-0 run (every row and field) and test_spread.py's, in every region
 def test_zero_dose_treated_arm_equals_control(paired_default):
     cfg = small_config()
     cfg.treatment.dose_cells_per_kg = 0.0
@@ -511,6 +512,7 @@ def test_different_seeds_give_different_rows(paired_default):
     assert not np.array_equal(a["mean_damage"].to_numpy(), b["mean_damage"].to_numpy())
 
 
+@pytest.mark.slow  # quick sibling: test_knockouts.py, test_all_pathways_off_treated_arm_equals_control (every tissue outcome)
 def test_all_msc_pathways_off_gives_zero_modelled_effect(paired_default):
     """Non-clinical honesty: with every pathway switched off the cells are infused but change nothing."""
     cfg = small_config()

@@ -122,6 +122,19 @@ def test_an_individual_past_end_stage_before_the_first_infusion_is_never_enrolle
     assert 0 <= (d["days"]["screening"] - onset) / trial.MONTH_DAYS <= cfg.trial.max_onset_to_screening_months
 
 
+def test_the_eligibility_window_keeps_a_candidate_whose_onset_is_too_early_out_of_the_trial():
+    """sim.eligibility's window applies to the trial's first treatment too (one rule for runs and trial)."""
+    cfg = compose_config(["+experiment=virtual_trial_nurown", "trial.pool_size=2",
+                          "treatment.eligibility_max_days_from_onset=100"])
+    days = np.arange(-1095.0, 1501.0)
+    slow = np.clip(1.0 - np.maximum(days + 900, 0) / 2400.0, 0, 1)  # eligible without the window (test above)
+    d = trial.candidate_from_control(cfg, 11, _record(days, slow))
+    assert d["days"]["baseline"] - d["onset_day"] >= 126.0  # screening, randomization and treatment follow onset
+    assert d["reason"].startswith("not eligible") and "eligibility window" in d["reason"]
+    assert not trial.could_enrol(d, cfg.trial, noise_max=1.0)
+    assert trial._reason_kind(d["reason"]) == "not eligible: symptom onset past the eligibility window before the first treatment"
+
+
 def test_randomization_and_replicates_reproduce_from_their_seed():
     a = trial.randomize(189, np.random.default_rng(3))
     assert np.array_equal(a, trial.randomize(189, np.random.default_rng(3)))

@@ -243,12 +243,15 @@ def register_sweep(app: Dash, results: Path) -> None:
 
 
 def sweep_notes(sweep: sweeps.Sweep) -> str:
-    """The sweep's clock(s) and how many seeds were not eligible (past end stage before the first infusion)."""
+    """The sweep's clock(s) and how many seeds were not eligible (past end stage before the first infusion, or onset
+    past the eligibility window before it)."""
     clocks = sorted(map(str, sweep.runs["clock"].dropna().unique())) if "clock" in sweep.runs else []
     text = f" Days on the clock: {'; '.join(clocks)}." if clocks else ""
     n = int(sweep.effects["n_not_eligible"].fillna(0).sum()) if "n_not_eligible" in sweep.effects else 0
+    window = int(sweep.effects["n_not_eligible_onset_window"].fillna(0).sum()) \
+        if "n_not_eligible_onset_window" in sweep.effects else 0
     if n:
-        text += f" {n} seed(s) not eligible (end stage before the first infusion), left out of the delays."
+        text += f" {n} seed(s) not eligible ({_why_not_eligible(n - window, window)}), left out of the delays."
     return text
 
 
@@ -272,6 +275,20 @@ def _uncertainty(row) -> str:
 
 
 def _not_eligible(row) -> str:
-    """`, 3 not eligible`: seeds past end stage before the first infusion (sim.eligibility), left out of the statistics."""
+    """`, 3 not eligible`: seeds past end stage before the first infusion, or with their onset past the eligibility
+    window before it (sim.eligibility), left out of the statistics."""
     n = row.get("n_not_eligible", 0) if hasattr(row, "get") else 0
-    return f", {int(n)} not eligible (end stage before the first infusion; left out)" if n and not pd.isna(n) else ""
+    if not n or pd.isna(n):
+        return ""
+    window = row.get("n_not_eligible_onset_window", 0)
+    window = 0 if window is None or pd.isna(window) else int(window)
+    return f", {int(n)} not eligible ({_why_not_eligible(int(n) - window, window)}; left out)"
+
+
+def _why_not_eligible(end_stage: int, window: int) -> str:
+    """The reasons, as sim.eligibility judges them: `end stage before the first infusion` and/or the onset window."""
+    if not window:
+        return "end stage before the first infusion"
+    if not end_stage:
+        return "onset past the eligibility window"
+    return f"{end_stage} end stage before the first infusion, {window} onset past the eligibility window"

@@ -63,8 +63,8 @@ class Section:
 
 
 def _num(x: object) -> str:
-    if isinstance(x, bool):
-        return str(x).lower()
+    if isinstance(x, bool) or x is None:
+        return str(x).lower() if isinstance(x, bool) else "null"
     if isinstance(x, float) and math.isinf(x):
         return "∞"
     return f"{x:g}" if isinstance(x, (int, float)) else str(x)

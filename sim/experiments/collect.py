@@ -387,6 +387,9 @@ def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
         value = t.get(p)
         row[p] = value if value is None else (int(value) if isinstance(value, int) and not isinstance(value, bool)
                                              else _num(value, f"treatment.{p}"))
+    # the trial-design window of sim.eligibility (NaN: none); never a parameter of the simulation itself
+    row["eligibility_max_days_from_onset"] = _num(t.get("eligibility_max_days_from_onset"),
+                                                  "treatment.eligibility_max_days_from_onset")
     for arm in ("control", "treated"):
         outcomes = s["arms"].get(arm) or {}
         row.update({f"{arm}_{k}": _num(outcomes.get(k), f"arms.{arm}.{k}") for k in ARM_OUTCOMES})

@@ -35,7 +35,7 @@ import sim
 from sim import figures, resources
 from sim.export import FORMATS, ExportError, browser, write_figures
 from sim.page import figure_html, plotly_loader
-from sim.eligibility import eligible
+from sim.eligibility import END_STAGE, PAST_WINDOW, WINDOW_KEY, not_eligible_kind
 from sim.recorder import nearest_existing, write_text_atomic
 from sim.experiments.collect import CompareError, Dataset, Skipped, build_dataset, check_compatible, discover, \
     drop_duplicates, left_out_lines, write_dataset
@@ -58,7 +58,7 @@ UNCERTAINTY_COLUMNS = ["uncertainty_cells", "uncertainty_median_delay_days", "un
 EFFECT_COLUMNS = ["n_seeds", "t50_delay_mean_days", "t50_delay_ci_low_days", "t50_delay_ci_high_days", "n_censored",
                   "n_undefined", "fraction_seeds_with_delay", "auc_gain_mean_days", "auc_gain_ci_low_days",
                   "auc_gain_ci_high_days", "control_t50_mean_days", "noise_band_days", "delay_vs_drive_spearman", "reading",
-                  "n_not_eligible"]
+                  "n_not_eligible", "n_not_eligible_onset_window"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -103,16 +103,21 @@ def per_seed_effects(runs: pd.DataFrame, scenario_cols: list[str]) -> pd.DataFra
     A censored delay (treated arm never reached 50 % loss within the horizon) enters as its lower
     bound (horizon − control T50), so means over censored seeds are lower bounds too. A delay is
     undefined (NaN) when the control arm itself never reached 50 % loss. `eligible` is False where the
-    control reached end stage by the first infusion (`sim.eligibility`): such seeds enter no statistic.
+    control reached end stage by the first infusion, or its onset lies past the eligibility window before it
+    (`sim.eligibility`; `not_eligible` says which): such seeds enter no statistic.
     """
     treated = runs[runs["auc_gain_days"].notna()]  # runs with a treated arm always have an AUC gain
     censored = treated["t50_delay_days"].isna() & treated["t50_delay_censored_at_least_days"].notna()
     value = treated["t50_delay_days"].where(~censored, treated["t50_delay_censored_at_least_days"])
     keep = [*scenario_cols, *(["disease"] if "disease" not in scenario_cols else []), "seed", "run_id",
             "control_t50_days", "auc_gain_days"]
-    keep += [c for c in ("individual_drive_multiplier", "control_end_stage_days") if c in treated.columns]
+    keep += [c for c in ("individual_drive_multiplier", "control_end_stage_days", "control_onset_days",
+                         "eligibility_max_days_from_onset") if c in treated.columns]
     out = treated[keep].copy()
-    out["eligible"] = eligible(treated).to_numpy(dtype=bool) if "control_end_stage_days" in treated else True
+    kind = not_eligible_kind(treated) if "control_end_stage_days" in treated else pd.Series(None, index=treated.index,
+                                                                                             dtype=object)
+    out["not_eligible"] = kind.to_numpy(dtype=object)
+    out["eligible"] = kind.isna().to_numpy(dtype=bool)
     out["t50_delay_value_days"] = value.astype(float)
     out["t50_delay_censored"] = censored.astype(bool)
     return out.reset_index(drop=True)
@@ -152,10 +157,21 @@ def _scenario_row(all_seeds: pd.DataFrame, seed: int) -> dict:
         "control_t50_mean_days": float(group["control_t50_days"].mean()) if len(group) else math.nan,
         "noise_band_days": band if band is not None else math.nan,
         "delay_vs_drive_spearman": who_benefits(group),
-        "reading": reading(defined, delay, band) if len(group) else "no eligible seed (every individual reached end "
-                                                                         "stage before the first infusion)",
+        "reading": reading(defined, delay, band) if len(group) else f"no eligible seed ({_none_eligible(all_seeds)})",
         "n_not_eligible": int(len(all_seeds) - len(group)),
+        "n_not_eligible_onset_window": int((all_seeds["not_eligible"] == PAST_WINDOW).sum()) if "not_eligible" in all_seeds
+        else 0,
     }
+
+
+def _none_eligible(all_seeds: pd.DataFrame) -> str:
+    """Why no seed of a scenario is eligible, in words."""
+    kinds = set(all_seeds["not_eligible"].dropna()) if "not_eligible" in all_seeds else {END_STAGE}
+    if kinds == {PAST_WINDOW}:
+        return "every individual's symptom onset lay past the eligibility window before the first infusion"
+    if kinds == {END_STAGE}:
+        return "every individual reached end stage before the first infusion"
+    return "every individual reached end stage before the first infusion or had its onset past the eligibility window"
 
 
 def who_benefits(group: pd.DataFrame) -> float:
@@ -298,8 +314,11 @@ def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
         out.append("ρ (delay vs drive): Spearman correlation, across seeds, of the paired delay with the virtual individual's "
                    "intrinsic-drive multiplier (disease.individual_drive_sd_log): > 0 means faster modeled progressors gain "
                    "more, < 0 slower ones; per-seed values are in dataset/runs.parquet.")
-    if len(effects) and "n_not_eligible" in effects and effects["n_not_eligible"].sum():
-        out.append(f"not eligible: {int(effects['n_not_eligible'].sum())} seed(s) whose untreated arm reached end stage on "
+    window = int(effects["n_not_eligible_onset_window"].sum()) if len(effects) and "n_not_eligible_onset_window" in effects \
+        else 0
+    end_stage = (int(effects["n_not_eligible"].sum()) if len(effects) and "n_not_eligible" in effects else 0) - window
+    if end_stage:
+        out.append(f"not eligible: {end_stage} seed(s) whose untreated arm reached end stage on "
                    "or before the first infusion day; they were never treatable, so they enter no statistic (seeds counts "
                    "only eligible ones).")
     if "uncertainty_dominant" in effects and effects["uncertainty_dominant"].notna().any():
@@ -309,6 +328,11 @@ def notes(effects: pd.DataFrame, runs: pd.DataFrame, seed: int) -> list[str]:
                    "together. Dominant source: the larger part of those cells' variance, parameter uncertainty (the "
                    "between-draw variance of the per-draw mean) or between-individual noise (the mean within-draw variance "
                    "across individuals), with its share.")
+    if window:
+        limits = ", ".join(f"{x:g}" for x in sorted(runs["eligibility_max_days_from_onset"].dropna().unique()))
+        out.append(f"not eligible: {window} seed(s) whose untreated arm's symptom onset lay more than {limits} days before "
+                   f"the first infusion day ({WINDOW_KEY}, a trial-design setting); they were outside the enrolment "
+                   "window, so they enter no statistic (seeds counts only eligible ones).")
     clocks = runs["clock"].dropna().unique() if "clock" in runs else []
     if len(clocks):
         out.append("Days are on each preset's clock: " + "; ".join(sorted(map(str, clocks))) + ".")

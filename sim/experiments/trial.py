@@ -19,7 +19,9 @@ How the virtual trial runs (sim/run.py's batched engine, snapshots off):
    starting on their own baseline day. Both arms share the seed, so before the first treatment they are the same
    trajectory (checked: `paired_check_max_points` in trial.json) and afterwards their difference is the course's
    modeled effect. Candidates who can never be enrolled (no onset in the simulated days, visits past the horizon,
-   or end stage on or before the first treatment: sim/eligibility.py) are not treated and never enrolled.
+   or end stage on or before the first treatment, or, if treatment.eligibility_max_days_from_onset is set, onset
+   longer than that before it: sim/eligibility.py; the drawn timing already keeps screening within
+   trial.max_onset_to_screening_months of onset) are not treated and never enrolled.
 3. **Replicates.** Each replicate screens candidates drawn at random (with replacement) from the pool until
    `trial.n_analysed` are enrolled (ALSFRS-R ≥ 25 at screening, decline ≥ 3 from screening to randomization, on
    the visit scores: 48 × functional index plus visit noise, rounded), randomizes them 1:1 (a balanced, seeded
@@ -388,7 +390,8 @@ def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
         cand["reason"] = "screening before the first simulated day"
         return cand
     cand["control"] = {v: _at(days, score, cand["days"][v]) for v in VISITS}
-    why = not_eligible_reason(o["end_stage_days"], cand["days"]["baseline"])
+    why = not_eligible_reason(o["end_stage_days"], cand["days"]["baseline"], o["onset_days"],
+                              cfg.treatment.eligibility_max_days_from_onset)
     if why:
         cand["reason"] = why
     return cand
@@ -504,7 +507,8 @@ def _reason_kind(reason: str | None) -> str:
     if reason is None:
         return "could be enrolled (both arms simulated)"
     if reason.startswith("not eligible"):
-        return "not eligible: end stage on or before the first treatment"
+        return ("not eligible: symptom onset past the eligibility window before the first treatment" if "window" in reason
+                else "not eligible: end stage on or before the first treatment")
     if reason.startswith("week 28"):
         return "follow-up past the simulated days"
     return reason
