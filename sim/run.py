@@ -20,7 +20,7 @@ import sim
 from sim import lifeline, spread, uncertainty
 from sim.config import DiseaseConfig, SimConfig
 from sim.cohort import Cohort, batch_key
-from sim.eligibility import day_note, summary_reason
+from sim.eligibility import day_note, not_eligible_reason, summary_reason
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
 from sim.treatment import cells_per_infusion, course_warning, dose_per_kg, infusion_days, infusions_past_horizon
@@ -314,6 +314,35 @@ def paired_effect(control: dict, treated: dict, horizon: float) -> dict:
     elif c is not None:
         effect["t50_delay_censored_at_least_days"] = horizon - c
     return effect
+
+
+def end_stage_delay(control: float | None, treated: float | None, horizon: float, first_day: float | None) -> dict:
+    """One individual's paired end-stage delay, treated − control in days (NaN if the control never reached end stage).
+
+    A treated arm that outlives the horizon counts with the horizon as its end stage (a lower bound: `censored`), never
+    dropped, which would hide the largest gains; `eligible` is `sim.eligibility`'s judgement (alive at the first infusion).
+    """
+    reached = [x is not None and not math.isnan(x) for x in (control, treated)]
+    delay = ((treated if reached[1] else horizon) - control) if reached[0] else math.nan
+    return {"delay": float(delay), "censored": reached[0] and not reached[1],
+            "eligible": not_eligible_reason(control, first_day) is None}
+
+
+def eligible_delays(control: np.ndarray, treated: np.ndarray, horizon: float,
+                    first_day: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """`end_stage_delay` over individuals: the eligible ones' delays and controls' end stage, and how many are censored."""
+    cells = [end_stage_delay(c, t, horizon, first_day) for c, t in zip(control.tolist(), treated.tolist())]
+    use = [(x["delay"], c, x["censored"]) for x, c in zip(cells, control.tolist())
+           if x["eligible"] and math.isfinite(x["delay"])]
+    return (np.array([u[0] for u in use], dtype=float), np.array([u[1] for u in use], dtype=float),
+            sum(u[2] for u in use))
+
+
+def end_stage_days(jobs: list[ArmJob], workers: int = 1) -> np.ndarray:
+    """End-stage day of each job's arm (NaN: not reached within the horizon), in `workers` batched cohorts."""
+    records = raise_first(run_arms_parallel(jobs, workers, batch_size=max(1, math.ceil(len(jobs) / max(workers, 1)))))
+    return np.array([np.nan if (d := arm_outcomes(r, j.cfg.disease)["end_stage_days"]) is None else d
+                     for j, r in zip(jobs, records)], dtype=float)
 
 
 def config_hash(cfg: SimConfig) -> str:

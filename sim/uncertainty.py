@@ -192,13 +192,12 @@ def first_infusion_day(cfg: SimConfig) -> float:
 
 
 def _cell(control: float | None, treated: float | None, horizon: float, first_day: float) -> dict[str, Any]:
-    from sim.eligibility import not_eligible_reason
+    from sim.run import end_stage_delay
 
-    delay = math.nan if control is None else (horizon if treated is None else treated) - control
+    e = end_stage_delay(control, treated, horizon, first_day)
     return {"control_end_stage_days": math.nan if control is None else float(control),
             "treated_end_stage_days": math.nan if treated is None else float(treated),
-            OUTCOME: float(delay), "censored": control is not None and treated is None,
-            "eligible": not_eligible_reason(control, first_day) is None}
+            OUTCOME: e["delay"], "censored": e["censored"], "eligible": e["eligible"]}
 
 
 def cell_table(cfg: SimConfig, draws: pd.DataFrame, p: Plan, records: list) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from sim.config import ConfigError, SimConfig
 from sim.experiments.manipulations import parse_seeds
 from sim.presets import compose_config
 from sim.recorder import write_text_atomic
-from sim.run import ArmJob, arm_outcomes, raise_first, run_arms_parallel
+from sim.run import ArmJob, eligible_delays, end_stage_days
 
 OUT = Path(__file__).resolve().parents[2] / "experiments" / "validation"
 UCCELLI_DOSE = ["treatment.dose_cells_per_kg=4e7", "treatment.start_day=90", "treatment.n_infusions=1"]
@@ -78,24 +78,19 @@ def scenarios(cfg: SimConfig, quick: bool = False) -> dict[str, list[str]]:
     return out
 
 
-def end_stage_days(cfg: SimConfig, seeds: list[int], arm: str, workers: int) -> np.ndarray:
+def end_stages(cfg: SimConfig, seeds: list[int], arm: str, workers: int) -> np.ndarray:
     """End-stage day of each seed's `arm` (NaN: not reached in the horizon), through the batched engine."""
-    jobs = [ArmJob(dataclasses.replace(cfg, seed=s), arm, None, snapshots=False) for s in seeds]
-    records = raise_first(run_arms_parallel(jobs, workers, batch_size=max(1, len(jobs) // max(workers, 1))))
-    return np.array([np.nan if (d := arm_outcomes(r, j.cfg.disease)["end_stage_days"]) is None else d
-                     for j, r in zip(jobs, records)], dtype=float)
+    return end_stage_days([ArmJob(dataclasses.replace(cfg, seed=s), arm, None, snapshots=False) for s in seeds], workers)
 
 
 def delays(control: np.ndarray, treated: np.ndarray, first_day: float, horizon: float) -> dict[str, Any]:
-    """Paired end-stage delay over eligible seeds (control end stage after the first dose). A treated individual that
-    outlives the horizon counts with the horizon as its end stage (a lower bound: `censored` says how many)."""
-    ok = np.isfinite(control) & (control > first_day)
-    censored = ok & ~np.isfinite(treated)
-    d = np.where(censored, horizon, treated)[ok] - control[ok]
-    pct = 100.0 * d / control[ok]
-    return {"n": int(ok.sum()), "median_days": float(np.median(d)) if ok.any() else None,
-            "mean_days": float(np.mean(d)) if ok.any() else None, "mean_pct": float(np.mean(pct)) if ok.any() else None,
-            "max_days": float(np.max(d)) if ok.any() else None, "censored": int(censored.sum())}
+    """Paired end-stage delay over eligible seeds (`sim.run.eligible_delays`: alive at the dose; a treated individual
+    that outlives the horizon counts with the horizon, a lower bound, and `censored` says how many did)."""
+    d, c, censored = eligible_delays(control, treated, horizon, first_day)
+    ok = len(d) > 0
+    return {"n": len(d), "median_days": float(np.median(d)) if ok else None,
+            "mean_days": float(np.mean(d)) if ok else None, "mean_pct": float(np.mean(100.0 * d / c)) if ok else None,
+            "max_days": float(np.max(d)) if ok else None, "censored": censored}
 
 
 def course(overrides: list[str]) -> list[str]:
@@ -109,14 +104,14 @@ def diagnose(overrides: list[str], seeds: list[int], workers: int = 2, quick: bo
     overrides = course(overrides)
     base = compose_config(overrides)
     first, horizon = base.treatment.start_day, base.disease.horizon_days
-    control = end_stage_days(base, seeds, "control", workers)
+    control = end_stages(base, seeds, "control", workers)
     rows = {}
     for name, extra in scenarios(base, quick).items():
         cfg = compose_config(overrides + extra)
-        rows[name] = delays(control, end_stage_days(cfg, seeds, "treated", workers), first, horizon)
+        rows[name] = delays(control, end_stages(cfg, seeds, "treated", workers), first, horizon)
     ceiling_cfg = compose_config(overrides + ["treatment.enabled=false", "manipulation.name=environment_ceiling",
                                  f"manipulation.start_day={first:g}"] + [f"manipulation.{b}" for b in BENIGN])
-    ceiling = delays(control, end_stage_days(ceiling_cfg, seeds, "control", workers), first, horizon)
+    ceiling = delays(control, end_stages(ceiling_cfg, seeds, "control", workers), first, horizon)
     top = max((r["mean_days"] or 0.0) for r in rows.values())
     return {"overrides": overrides, "seeds": seeds, "first_dose_day": first, "control_end_stage_days": control.tolist(),
             "scenarios": rows, "environment_ceiling": ceiling,

@@ -46,7 +46,7 @@ from sim.experiments.calibrate import CHANGE_NOT_DETECTED_PCT
 from sim.experiments.sensitivity import Factor, make_factor, with_values
 from sim.presets import compose_config
 from sim.recorder import write_text_atomic
-from sim.run import ArmJob, arm_outcomes, raise_first, run_arms_parallel
+from sim.run import ArmJob, eligible_delays, end_stage_days
 
 OUT = Path(__file__).resolve().parents[2] / "experiments" / "validation"
 DRAWS_FILE = "posterior.csv"
@@ -109,12 +109,6 @@ def fit_arms(rows: pd.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, s
 
 
 # --------------------------------------------------------------------------- the model's side
-def _end_stages(jobs: list[ArmJob], workers: int) -> np.ndarray:
-    records = raise_first(run_arms_parallel(jobs, workers, batch_size=max(1, math.ceil(len(jobs) / max(workers, 1)))))
-    return np.array([np.nan if (d := arm_outcomes(r, j.cfg.disease)["end_stage_days"]) is None else d
-                     for j, r in zip(jobs, records)], dtype=float)
-
-
 class Simulator:
     """Paired survival change of each arm for a parameter vector, on fixed individuals (controls simulated once)."""
 
@@ -123,8 +117,8 @@ class Simulator:
         self.configs = {a["key"]: compose_config(base + a["overrides"]) for a in arms}
         cfg = compose_config(base)
         self.horizon = cfg.disease.horizon_days
-        self.control = _end_stages([ArmJob(dataclasses.replace(cfg, seed=s), "control", None, snapshots=False)
-                                    for s in seeds], workers)
+        self.control = end_stage_days([ArmJob(dataclasses.replace(cfg, seed=s), "control", None, snapshots=False)
+                                       for s in seeds], workers)
 
     def effects(self, values: dict[str, float]) -> dict[str, float]:
         """Mean % change of end stage per arm over individuals treatable at the first dose (NaN: none treatable)."""
@@ -134,16 +128,13 @@ class Simulator:
         """`effects` of several parameter vectors, simulated as one batch."""
         jobs = [ArmJob(dataclasses.replace(with_values(self.configs[a["key"]], values), seed=s), "treated", None,
                        snapshots=False) for values in draws for a in self.arms for s in self.seeds]
-        treated = _end_stages(jobs, self.workers).reshape(len(draws), len(self.arms), len(self.seeds))
+        treated = end_stage_days(jobs, self.workers).reshape(len(draws), len(self.arms), len(self.seeds))
         out = []
         for per_arm in treated:
             effects = {}
             for a, row in zip(self.arms, per_arm):
-                # alive at the horizon: the horizon is a lower bound of its end stage (never dropped, which would hide gains)
-                row = np.where(np.isfinite(row), row, self.horizon)
-                ok = np.isfinite(self.control) & (self.control > a["first_day"])
-                effects[a["key"]] = (float(np.mean(100.0 * (row[ok] - self.control[ok]) / self.control[ok]))
-                                     if ok.any() else math.nan)
+                d, control, _ = eligible_delays(self.control, row, self.horizon, a["first_day"])
+                effects[a["key"]] = float(np.mean(100.0 * d / control)) if len(d) else math.nan
             out.append(effects)
         return out
 
@@ -263,27 +254,40 @@ def load_draws(path: str | Path | None = None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- after the fit
+def _per_draw(base: list[str], arms: list[dict[str, Any]], draws: pd.DataFrame, seeds: list[int],
+              workers: int) -> dict[str, np.ndarray]:
+    """Each arm's change of end stage under every draw (mean over `seeds`; NaN: none treatable): one control cohort,
+    one batch of treated arms."""
+    if not arms:
+        return {}
+    keys = [c for c in draws.columns if c != "draw"]
+    effects = Simulator(base, arms, seeds, workers).effects_many([{k: float(d[k]) for k in keys} for _, d in draws.iterrows()])
+    return {a["key"]: np.array([e[a["key"]] for e in effects]) for a in arms}
+
+
+def _interval(per_draw: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    ok = per_draw[np.isfinite(per_draw)]
+    if not len(ok):
+        return ok, {"median_pct": None, "low_pct": None, "high_pct": None, "draws": 0}
+    return ok, {"median_pct": float(np.median(ok)), "low_pct": float(np.percentile(ok, 2.5)),
+                "high_pct": float(np.percentile(ok, 97.5)), "draws": len(ok)}
+
+
 def predictive(base: list[str], draws: pd.DataFrame, rows: pd.DataFrame, seeds: list[int], workers: int) -> list[dict[str, Any]]:
     """Each row's modeled change under every draw, on fresh individuals; rows the model cannot simulate get the reason."""
+    designs = {f"{r['study_id']}/{r['arm']}": arm_design(r) for _, r in rows.iterrows() if not simulable(r)}
+    per_draw = _per_draw(base, list(designs.values()), draws, seeds, workers)
     out = []
-    keys = [c for c in draws.columns if c != "draw"]
     for _, row in rows.iterrows():
         key = f"{row['study_id']}/{row['arm']}"
-        reason = simulable(row)
-        if reason:
-            out.append({"key": key, "split": row["split"], "reason": reason, "statement": row["survival_outcome"]})
+        if key not in designs:
+            out.append({"key": key, "split": row["split"], "reason": simulable(row), "statement": row["survival_outcome"]})
             continue
-        arm = arm_design(row)
-        sim_ = Simulator(base, [arm], seeds, workers)
-        per_draw = np.array([e[arm["key"]] for e in sim_.effects_many([{k: float(d[k]) for k in keys}
-                                                                          for _, d in draws.iterrows()])])
-        ok = per_draw[np.isfinite(per_draw)]
-        hits = ((ok >= DETECTABLE_PCT) if arm["observed"] >= 0.5 else (ok < DETECTABLE_PCT))
+        arm = designs[key]
+        ok, interval = _interval(per_draw[key])
+        hits = (ok >= DETECTABLE_PCT) if arm["observed"] >= 0.5 else (ok < DETECTABLE_PCT)
         out.append({"key": key, "split": row["split"], "statement": row["survival_outcome"], "assumed": arm["assumed"],
-                    "median_pct": float(np.median(ok)) if len(ok) else None,
-                    "low_pct": float(np.percentile(ok, 2.5)) if len(ok) else None,
-                    "high_pct": float(np.percentile(ok, 97.5)) if len(ok) else None,
-                    "reproduced_share": float(hits.mean()) if len(ok) else None, "draws": len(ok)})
+                    **interval, "reproduced_share": float(hits.mean()) if len(ok) else None})
     return out
 
 
@@ -293,18 +297,14 @@ ROUTE_COURSE = {"cells": 1e6, "day": 90.0}  # Uccelli's and Kim H's 10⁶ cells 
 def route_comparison(base: list[str], draws: pd.DataFrame, seeds: list[int], workers: int) -> list[dict[str, Any]]:
     """The same cells given IV and intrathecally, under every draw: median and 2.5–97.5 % over draws of each draw's
     mean change of end stage over `seeds`."""
-    keys = [c for c in draws.columns if c != "draw"]
-    values = [{k: float(d[k]) for k in keys} for _, d in draws.iterrows()]
+    arms = [{"key": route, "first_day": ROUTE_COURSE["day"], "overrides": [
+        f"treatment.route={route}", f"treatment.cells_per_dose={ROUTE_COURSE['cells']:g}",
+        f"treatment.start_day={ROUTE_COURSE['day']:g}", "treatment.n_infusions=1"]} for route in ROUTES]
+    per_draw = _per_draw(base, arms, draws, seeds, workers)
     out = []
     for route in ROUTES:
-        arm = {"key": route, "first_day": ROUTE_COURSE["day"], "overrides": [
-            f"treatment.route={route}", f"treatment.cells_per_dose={ROUTE_COURSE['cells']:g}",
-            f"treatment.start_day={ROUTE_COURSE['day']:g}", "treatment.n_infusions=1"]}
-        per_draw = np.array([e[route] for e in Simulator(base, [arm], seeds, workers).effects_many(values)])
-        ok = per_draw[np.isfinite(per_draw)]
-        out.append({"route": route, "median_pct": float(np.median(ok)), "low_pct": float(np.percentile(ok, 2.5)),
-                    "high_pct": float(np.percentile(ok, 97.5)), "draws": len(ok),
-                    "detectable_share": float((ok >= DETECTABLE_PCT).mean())})
+        ok, interval = _interval(per_draw[route])
+        out.append({"route": route, **interval, "detectable_share": float((ok >= DETECTABLE_PCT).mean()) if len(ok) else None})
     return out
 
 
@@ -368,7 +368,7 @@ def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any
               f"| route | modeled change of end stage | draws with a change ≥ {meta['detectable_pct']:g} % |", "|---|---|---|"]
     for r in routes:
         lines.append(f"| {r['route']} | {f(r['median_pct'], '+.2f')} % [{f(r['low_pct'], '+.2f')}, {f(r['high_pct'], '+.2f')}] | "
-                     f"{100 * r['detectable_share']:.0f} % |")
+                     f"{f(None if r['detectable_share'] is None else 100 * r['detectable_share'], '.0f')} % |")
     return "\n".join(lines) + "\n"
 
 
