@@ -50,11 +50,19 @@ def _svg_ok(path: Path) -> None:
     assert float(root.get("width")) > 100 and len(list(root.iter())) > 20
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="figure export drives the system Chromium")
-def test_report_figures_svg_parse_as_svg(run_folder, tmp_path):
-    out = tmp_path / "r" / "report.html"
+@pytest.fixture(scope="module")
+def report_with_svgs(run_folder, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """`alsim-report RUN --figures svg`, once for this module: the export is checked below, and the page it wrote is
+    the one the browser test draws."""
+    out = tmp_path_factory.mktemp("report") / "r" / "report.html"
     r = subprocess.run([str(BIN / "alsim-report"), str(run_folder), "--out", str(out), "--figures", "svg"],
                        capture_output=True, text=True, timeout=300)
+    return r, out
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="figure export drives the system Chromium")
+def test_report_figures_svg_parse_as_svg(report_with_svgs):
+    r, out = report_with_svgs
     assert r.returncode == 0, r.stderr
     svgs = sorted((out.parent / "figures").glob("*.svg"))
     assert [p.name[:3] for p in svgs] == ["01-", "02-", "03-", "04-", "05-", "06-"]
@@ -88,11 +96,10 @@ def test_figures_refused_in_one_line_without_a_browser(run_folder, tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium")
-def test_report_is_small_and_draws_every_figure_offline(run_folder, tmp_path):
+def test_report_is_small_and_draws_every_figure_offline(report_with_svgs):
     sync_api = pytest.importorskip("playwright.sync_api")
-    out = tmp_path / "report.html"
-    subprocess.run([str(BIN / "alsim-report"), str(run_folder), "--out", str(out)], check=True, capture_output=True,
-                   timeout=300)
+    r, out = report_with_svgs
+    assert r.returncode == 0, r.stderr
     text = out.read_text(encoding="utf-8")
     assert out.stat().st_size < MAX_REPORT_BYTES and text.count(sim.NOTICE) >= 2
     with sync_api.sync_playwright() as p:

@@ -17,8 +17,8 @@ from tests.test_mechanisms import assert_same_outcome, frame, small_config
 PATCH = ("functional_index", "motor_unit_index", "mn_alive_fraction")
 
 
-def regional(regions: int, delay: float = 0.0, seed: int = 0, dose: float | None = None) -> SimConfig:
-    cfg = small_config(seed=seed, start=80.0, horizon=160.0)
+def regional(regions: int, delay: float = 0.0, seed: int = 0, dose: float | None = None, horizon: float = 160.0) -> SimConfig:
+    cfg = small_config(seed=seed, start=80.0, horizon=horizon)
     cfg.disease.regions, cfg.disease.spread_delay_days = regions, delay
     if dose is not None:
         cfg.treatment.dose_cells_per_kg = dose
@@ -58,7 +58,7 @@ def test_further_regions_leave_the_onset_regions_patch_untouched(one_region):
 
 
 def test_person_columns_are_the_means_of_the_regions_own_patches():
-    cfg = regional(2, delay=10.0)
+    cfg = regional(2, delay=10.0, horizon=120.0)  # 40 days, four times the second region's lag
     person = frame(run_arm(cfg, "control"))
     onset = ALSModel(cfg, "control")
     other = ALSModel(cfg, "control", onset.individual, region=1)
@@ -103,7 +103,7 @@ def test_onset_is_the_onset_regions_and_end_stage_the_persons(one_region, second
 
 
 def test_zero_dose_treated_arm_equals_control_in_every_region():
-    cfg = regional(2, delay=20.0, dose=0.0)
+    cfg = regional(2, delay=20.0, dose=0.0, horizon=120.0)  # 40 days, twice the lag, over the sham infusion on day 90
     control, treated = run_arm(cfg, "control"), run_arm(cfg, "treated")
     assert_same_outcome(control, treated)
 
