@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -88,19 +89,23 @@ def test_a_bad_combination_is_refused_before_any_job(tmp_path):
     assert not (tmp_path / "multirun").exists()
 
 
-def test_a_huge_range_is_checked_in_seconds(tmp_path):
-    started = time.monotonic()
+def test_a_huge_range_is_checked_without_listing_it(tmp_path):
+    # listing 10^8 jobs would take far longer than the timeout (a hang guard, not a speed target)
     r = alsim(tmp_path, "-m", "seed=range(0,100000000)", "treatment.dose_cells_per_kg=-5", *TINY, timeout=120)
     assert r.returncode == 2 and "treatment.dose_cells_per_kg" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    assert time.monotonic() - started < 60
     assert not (tmp_path / "multirun").exists()
 
 
 def test_count_and_check_do_not_list_a_range():
-    started = time.monotonic()
-    assert sweep.count_jobs(["seed=range(0,100000000)", "treatment.start_day=30,60"]) == 200_000_000
-    sweep.check_values(["seed=range(0,100000000)", "treatment.start_day=30,60", "domain=quick"])
-    assert time.monotonic() - started < 10
+    # a list of 10^8 seeds would allocate gigabytes; counting and checking must stay within a few MB
+    tracemalloc.start()
+    try:
+        assert sweep.count_jobs(["seed=range(0,100000000)", "treatment.start_day=30,60"]) == 200_000_000
+        sweep.check_values(["seed=range(0,100000000)", "treatment.start_day=30,60", "domain=quick"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated"
     assert sweep.expand(["seed=range(0,10,3)"]) == [("seed", ["0", "9"])]
 
 
