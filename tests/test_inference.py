@@ -167,3 +167,39 @@ def test_ceiling_diagnosis_end_to_end(tmp_path):
     r = json.loads((tmp_path / "ceiling.json").read_text())
     assert set(r["scenarios"]) == {"default strengths", "top of plausible ranges", "×100 the tops"}
     assert r["environment_ceiling"]["n"] == 1
+
+
+# --------------------------------------------------------------------------- the intrathecal map
+def test_map_grid_spans_the_plausible_range_log_evenly_for_a_log_factor():
+    f_entry, f_half = inference.factors(BASE, inference.MAP_KEYS)
+    g = inference.grid(f_half, 3)
+    assert f_half.log and g[0] == pytest.approx(f_half.low) and g[-1] == pytest.approx(f_half.high)
+    assert g[1] == pytest.approx(math.sqrt(f_half.low * f_half.high))
+    assert inference.grid(f_entry, 2) == pytest.approx([f_entry.low, f_entry.high])
+
+
+def test_map_refuses_a_held_out_row_and_a_one_point_grid(tmp_path, capsys):
+    rows = pd.concat([validation.training_rows(), validation.held_out_rows().iloc[:1]])
+    with pytest.raises(inference.InferenceError, match="held-out row"):
+        inference.intrathecal_map(BASE, 2, [0], rows=rows)
+    out = tmp_path / "out"
+    assert inference.main(["--it-map", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--it-map=1" in err[0] and "allowed range" in err[0] and not out.exists()
+
+
+def test_map_of_one_arm_matches_the_simulator_and_scores_each_point():
+    rows = validation.training_rows()
+    rows = rows[(rows["study_id"] == "kimh2010") & (rows["arm"] == "1e6_it")]
+    m = inference.intrathecal_map(BASE, 2, [2000], workers=1, rows=rows)
+    assert len(m["points"]) == 4 and [a["key"] for a in m["arms"]] == ["kimh2010/1e6_it"]
+    # the corner with the most cells in the cord for the longest: the same number as the simulator gives there
+    far = max(m["points"], key=lambda p: (p["msc.csf_entry_fraction_to_cord"], p["msc.tissue_half_life_h"]))
+    again = inference.Simulator(BASE, m["arms"], [2000], workers=1).effects(
+        {k: far[k] for k in inference.MAP_KEYS})
+    assert far["effects_pct"] == pytest.approx(again)
+    for p in m["points"]:
+        assert p["distance"] == pytest.approx(inference.shortfall(p["effects_pct"]["kimh2010/1e6_it"], 1.0))
+        assert (p["distance"] == 0) == (p["reproduced"] == ["kimh2010/1e6_it"])
+    text = inference.map_report(m)
+    assert NOTICE in text and "kimh2010/1e6_it" in text and "--it-map 2 --fit-seeds 1" in text

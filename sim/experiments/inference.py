@@ -372,6 +372,71 @@ def report(meta: dict[str, Any], draws: pd.DataFrame, idents: list[dict[str, Any
     return "\n".join(lines) + "\n"
 
 
+MAP_KEYS = ("msc.csf_entry_fraction_to_cord", "msc.tissue_half_life_h")
+
+
+def grid(f: Factor, n: int) -> list[float]:
+    """n values spanning a factor's plausible range, evenly (log-evenly for a log factor), ends included."""
+    if f.log:
+        return [float(v) for v in np.logspace(math.log10(f.low), math.log10(f.high), n)]
+    return [float(v) for v in np.linspace(f.low, f.high, n)]
+
+
+def intrathecal_map(base: list[str], n: int, seeds: list[int], workers: int = 2,
+                    rows: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Where in (entry fraction to the cord × tissue half-life) the intrathecal training arms are reproduced, every
+    other parameter at its default: an n × n grid over both plausible ranges, each point's modeled change per arm on
+    the fit's individuals, and its distance (0: every intrathecal arm reproduced). Training rows only."""
+    rows = validation.training_rows() if rows is None else rows
+    arms, _ = fit_arms(rows)
+    arms = [a for a in arms if "treatment.route=intrathecal" in a["overrides"]]
+    if not arms:
+        raise InferenceError("rows: no intrathecal training arm can be simulated")
+    fs = factors(base, MAP_KEYS)
+    points = [{fs[0].key: x, fs[1].key: y} for x in grid(fs[0], n) for y in grid(fs[1], n)]
+    started = time.time()
+    sim_ = Simulator(base, arms, seeds, workers)
+    effects = sim_.effects_many(points)
+    observed = {a["key"]: a["observed"] for a in arms}
+    cells = [{**p, "effects_pct": e, "distance": distance(e, observed),
+              "reproduced": [k for k in observed if shortfall(e[k], observed[k]) == 0.0]} for p, e in zip(points, effects)]
+    return {"base": base, "n": n, "seeds": seeds, "keys": list(MAP_KEYS), "arms": arms, "observed": observed, "points": cells,
+            "detectable_pct": DETECTABLE_PCT, "control_end_stage_days": sim_.control.tolist(),
+            "seconds": round(time.time() - started, 1)}
+
+
+def map_report(m: dict[str, Any]) -> str:
+    """The map as Markdown: one table per arm (rows: entry fraction; columns: half-life) and the reproduced region."""
+    xs = sorted({p[m["keys"][0]] for p in m["points"]})
+    ys = sorted({p[m["keys"][1]] for p in m["points"]})
+    at = {(p[m["keys"][0]], p[m["keys"][1]]): p for p in m["points"]}
+    lines = ["# Where the intrathecal training rows are reproduced", "", f"> {NOTICE}", "",
+             (f"Mouse preset (`{' '.join(m['base'])}`), every MSC parameter at its default except the two on the axes, each "
+              f"over its plausible range; the paired mean change of end stage over seeds {m['seeds'][0]}–{m['seeds'][-1]} "
+              f"(the fit's individuals). An arm is reproduced when a `longer` arm reaches {m['detectable_pct']:g} % and a "
+              f"`none` arm stays below it. Made by `python -m sim.experiments.inference --it-map {m['n']} --fit-seeds "
+              f"{len(m['seeds'])}` in {m['seconds']:g} s. "
+              "Training rows only."), ""]
+    for a in m["arms"]:
+        lines += [f"**{a['key']}** (paper: {'longer' if a['observed'] else 'no change'}; assumed: "
+                  f"{'; '.join(a['assumed']) or 'nothing'}) — modeled change, %:", "",
+                  "| entry fraction \\ half-life (h) | " + " | ".join(f"{y:.0f}" for y in ys) + " |",
+                  "|---|" + "---|" * len(ys)]
+        for x in xs:
+            lines.append(f"| {x:.3g} | " + " | ".join(
+                f"{at[(x, y)]['effects_pct'][a['key']]:+.1f}" + ("*" if a["key"] in at[(x, y)]["reproduced"] else "")
+                for y in ys) + " |")
+        lines.append("")
+    best = min(m["points"], key=lambda p: p["distance"])
+    every = [p for p in m["points"] if p["distance"] == 0.0]
+    lines += ["\\* reproduced.", "",
+              (f"{len(every)} of {len(m['points'])} grid points reproduce every intrathecal arm. Smallest distance "
+               f"{best['distance']:.2f} at entry fraction {best[m['keys'][0]]:.3g} and half-life "
+               f"{best[m['keys'][1]]:.0f} h.") + ("" if not every else " Reproduced at (entry fraction, half-life): " + ", ".join(
+                  f"({p[m['keys'][0]]:.3g}, {p[m['keys'][1]]:.0f} h)" for p in every) + "."), ""]
+    return "\n".join(lines)
+
+
 def predictive_seeds(n: int) -> list[int]:
     return list(range(n))
 
@@ -393,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default=None, help="comma-separated dotted keys to fit (default: the eight strengths, "
                                                     "msc.csf_entry_fraction_to_cord and msc.tissue_half_life_h)")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--it-map", type=int, default=0, metavar="N",
+                    help="instead of a fit: an N × N map of the intrathecal training arms over the entry fraction and the "
+                         "tissue half-life (writes it_map.md/json to --out)")
     ap.add_argument("--predictive-only", action="store_true",
                     help="skip the fit: re-run the posterior predictive and the route comparison from --out's saved draws")
     a = ap.parse_args(argv)
@@ -402,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --{name.replace('_', '-')}={getattr(a, name)} is invalid: allowed range is ≥ {low}", file=sys.stderr)
             return 2
     base = a.overrides or ["domain=quick"]
+    if a.it_map:
+        return _write_map(a, base)
     try:
         if a.predictive_only:
             meta = json.loads((a.out / "posterior.json").read_text()) if (a.out / "posterior.json").is_file() else None
@@ -432,6 +502,23 @@ def main(argv: list[str] | None = None) -> int:
                                                             "routes": routes}, indent=1))
     text = report(meta, draws, idents, pred, routes)
     write_text_atomic(a.out / "posterior.md", text)
+    print(text)
+    return 0
+
+
+def _write_map(a: argparse.Namespace, base: list[str]) -> int:
+    if a.it_map < 2:
+        print(f"error: --it-map={a.it_map} is invalid: allowed range is ≥ 2", file=sys.stderr)
+        return 2
+    try:
+        m = intrathecal_map(base, a.it_map, list(range(FIT_FIRST_SEED, FIT_FIRST_SEED + a.fit_seeds)), a.workers)
+    except (ConfigError, InferenceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(a.out / "it_map.json", json.dumps(m, indent=1))
+    text = map_report(m)
+    write_text_atomic(a.out / "it_map.md", text)
     print(text)
     return 0
 
