@@ -203,3 +203,11 @@ def test_map_of_one_arm_matches_the_simulator_and_scores_each_point():
         assert (p["distance"] == 0) == (p["reproduced"] == ["kimh2010/1e6_it"])
     text = inference.map_report(m)
     assert NOTICE in text and "kimh2010/1e6_it" in text and "--it-map 2 --fit-seeds 1" in text
+
+
+def test_benign_environment_changes_only_the_named_parts_from_the_dose_day():
+    cfg = ceiling.benign(["domain=quick"], 90.0, ["barrier_leak=0"])
+    assert not cfg.treatment.enabled and cfg.manipulation.start_day == 90.0
+    assert cfg.manipulation.barrier_leak == 0.0 and cfg.manipulation.microglia_ros == 1.0
+    full = ceiling.benign(["domain=quick"], 90.0, ceiling.BENIGN)
+    assert full.manipulation.microglia_ros == 0.0 and full.manipulation.treg_systemic == 10.0
