@@ -10,6 +10,7 @@ judgement where no measurement exists; such values belong in sensitivity analyse
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -504,6 +505,12 @@ class TreatmentConfig:
                              bounds=(0, 1000))
     interval_days: float = param(30.0, "d", (7.0, 120.0), 'assumption (30 d); ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4: 2 intrathecal injections 26 days apart, boosters at 4, 7 and 10 months (~90 d apart)', "Days between infusions.",
                                  bounds=(0.0, 1e5))
+    offsets_days: list[float] = field(default_factory=list, metadata={
+        "unit": "d", "plausible": None, "source": "setting", "bounds": None,
+        "doc": "An irregular schedule: the days of the injections after the first (start_day + each offset; first 0, "
+               "increasing), e.g. [0, 26, 121.75, 213.0625, 304.375] for ALSUMMIT's Group 2 (two injections 26 days apart, "
+               "boosters at 4, 7 and 10 months: Nam et al. 2022 Trials 23:415, doi:10.1186/s13063-022-06327-4). Empty: "
+               "n_infusions injections every interval_days. When given it replaces n_infusions and interval_days."})
     eligibility_max_days_from_onset: float | None = setting(
         None, "Trial design, not biology: an individual whose untreated arm's symptom onset lies more than this many days "
         "before the first infusion is not eligible, and alsim-compare leaves it out of its statistics (e.g. 730: a trial "
@@ -739,17 +746,19 @@ def validate(cfg: SimConfig) -> SimConfig:
     if m.csf_entry_fraction_to_cord + m.csf_drain_to_blood_fraction > 1.0:
         raise ConfigError(f"msc.csf_drain_to_blood_fraction={m.csf_drain_to_blood_fraction:g} is invalid: allowed range is "
                           f"[0, {1 - m.csf_entry_fraction_to_cord:g}] (csf_entry_fraction_to_cord + csf_drain_to_blood_fraction ≤ 1)")
+    _check_offsets(t.offsets_days)
     if t.enabled:
         # the dose key in use: cells per injection, when given, replaces the dose per kg
         dose_key, dose = ("cells_per_dose", t.cells_per_dose) if t.cells_per_dose > 0 else ("dose_cells_per_kg", t.dose_cells_per_kg)
-        if t.n_infusions == 0 and dose > 0:
+        n_doses = len(t.offsets_days) if t.offsets_days else t.n_infusions
+        if t.n_infusions == 0 and dose > 0 and not t.offsets_days:
             raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.{dose_key}={dose:g}: allowed range is ≥ 1 when a dose is given")
         if not d.start_day <= t.start_day < d.horizon_days:
             raise ConfigError(
                 f"treatment.start_day={t.start_day:g} is invalid: allowed range is [{d.start_day:g}, {d.horizon_days:g}) (the simulated days of disease={d.name})")
-        if t.n_infusions > 1 and t.interval_days <= 0:
+        if t.n_infusions > 1 and t.interval_days <= 0 and not t.offsets_days:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
-        if t.n_infusions * (dose if t.cells_per_dose > 0 else d.body_weight_kg * dose) > 1e12:
+        if n_doses * (dose if t.cells_per_dose > 0 else d.body_weight_kg * dose) > 1e12:
             raise ConfigError(f"treatment.{dose_key}={dose:g} is invalid: the course would exceed 1e12 cells in total")
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
@@ -759,6 +768,26 @@ def validate(cfg: SimConfig) -> SimConfig:
 
         uncertainty.check(cfg)
     return cfg
+
+
+MAX_OFFSETS = 1000  # as treatment.n_infusions' hard bound
+
+
+def _check_offsets(offsets: object) -> None:
+    """treatment.offsets_days: empty, or numbers that start at 0 and increase (days after the first injection)."""
+    key = "treatment.offsets_days"
+    if not isinstance(offsets, (list, tuple)):
+        raise ConfigError(f"{key}={offsets!r} is invalid: allowed is a list of days, first 0, increasing (e.g. [0, 26, 121.75])")
+    if not offsets:
+        return
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in offsets):
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: allowed is a list of finite numbers of days, first 0, increasing")
+    if len(offsets) > MAX_OFFSETS:
+        raise ConfigError(f"{key} has {len(offsets)} entries: allowed is at most {MAX_OFFSETS}")
+    if offsets[0] != 0:
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: the first offset must be 0 (the first injection, on treatment.start_day)")
+    if any(b <= a for a, b in itertools.pairwise(offsets)):
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: allowed is increasing days (each offset > the one before, all ≥ 0)")
 
 
 def _check_trial(cfg: SimConfig) -> None:
