@@ -582,12 +582,60 @@ class CalibrationOptions:
 
 
 @dataclass
+class AlsummitOptions:
+    """The ALSUMMIT design (trial.design=alsummit; sim/experiments/trial_alsummit.py): lenzumestrocel (autologous bone-marrow
+    MSCs, intrathecal) in three arms. Protocol: Nam et al. 2022 Trials 23:415, doi:10.1186/s13063-022-06327-4;
+    eligibility: ClinicalTrials.gov NCT04745299 (registry copies). Group 2's course is treatment.offsets_days."""
+
+    allocation: list[int] = field(default_factory=lambda: [1, 2, 2], metadata={
+        "unit": "", "plausible": None, "source": "setting", "bounds": None,
+        "doc": "Randomization ratio Group 1 : Group 2 : control (Nam et al. 2022 abstract: 1:2:2, read in the order the "
+               "abstract lists the groups; the protocol's text giving the arm sizes was not read)."})
+    group1_injections: int = setting(
+        2, "Group 1's course: the first this many injections of treatment.offsets_days (a single cycle: two injections 26 "
+        "days apart, Nam et al. 2022).", bounds=(1, 1000))
+    lead_in_weeks: float = setting(
+        17.0, "Lead-in from screening to the first injection, over which the ALSFRS-R progression rate is measured "
+        "(NCT04745299: 17-week period prior to the administration; screening at its start is an assumption).",
+        unit="wk", bounds=(1.0, 520.0))
+    min_slope_points_per_month: float = setting(
+        0.515, "Inclusion: lead-in ALSFRS-R decline ≥ this (derived: NCT04745299, progression rate 1.03 ± 50 %/month → "
+        "0.515).", unit="points/mo", bounds=(0.0, 48.0))
+    max_slope_points_per_month: float = setting(
+        1.545, "Inclusion: lead-in ALSFRS-R decline ≤ this (derived: 1.03 + 50 % = 1.545).", unit="points/mo",
+        bounds=(0.0, 48.0))
+    min_alsfrs_screening: float = setting(31.0, "Inclusion: ALSFRS-R equivalent at screening ≥ this (NCT04745299: 31–46).",
+                                          unit="points", bounds=(0.0, 48.0))
+    max_alsfrs_screening: float = setting(46.0, "Inclusion: ALSFRS-R equivalent at screening ≤ this (NCT04745299: 31–46).",
+                                          unit="points", bounds=(0.0, 48.0))
+    onset_to_diagnosis_months: float = setting(
+        11.0, "Symptom onset to diagnosis (median 11.5 months: Paganoni et al. 2014 ALS FTD 15:453; 11 months: Falcão de "
+        "Campos et al. 2023; as sim.experiments.calibrate.DIAGNOSTIC_DELAY_MONTHS).", unit="mo", bounds=(0.0, 600.0))
+    max_months_from_diagnosis: float = setting(
+        24.0, "Inclusion: screening at most this long after diagnosis (NCT04745299: disease duration ≤ 2 years from the "
+        "first diagnosis). A candidate's time from diagnosis to screening is drawn uniform in [0, this] (assumption: no "
+        "baseline table is published).", unit="mo", bounds=(0.0, 600.0))
+    endpoint_months_group1: float = setting(
+        6.0, "Primary endpoint, Group 1 vs control: CAFS this long after the first administration (Nam et al. 2022).",
+        unit="mo", bounds=(0.1, 120.0))
+    endpoint_months_group2: float = setting(
+        12.0, "Primary endpoint, Group 2 vs control: CAFS this long after the first administration (Nam et al. 2022).",
+        unit="mo", bounds=(0.1, 120.0))
+
+
+TRIAL_DESIGNS = ("nurown", "alsummit")
+
+
+@dataclass
 class TrialOptions:
     """A virtual phase 3 trial in the human preset (sim/experiments/trial.py; not part of the model: excluded from the
-    config hash). Published design: Cudkowicz et al. 2022 Muscle Nerve 65:291, doi:10.1002/mus.27472 (NCT03280056)."""
+    config hash). Published design: Cudkowicz et al. 2022 Muscle Nerve 65:291, doi:10.1002/mus.27472 (NCT03280056);
+    with design=alsummit, ALSUMMIT's (trial.alsummit; sim/experiments/trial_alsummit.py)."""
 
     enabled: bool = switch(False, "Run the virtual trial (a pool of virtual individuals, enrolment, randomization, analysis, "
                                   "replicates) instead of a paired run.")
+    design: str = setting("nurown", "Which published design: nurown (the top-level options below) or alsummit (trial.alsummit; "
+                                    "the shared options pool_size … workers apply to both).")
     pool_size: int = setting(48, "Virtual candidates simulated (each one's control arm; the treated arm for those who can be "
                                  "enrolled).", bounds=(2, 100_000))
     first_seed: int = setting(5000, "Seeds first_seed … first_seed + pool_size − 1 are the candidates.", bounds=(0, 2**62))
@@ -597,7 +645,8 @@ class TrialOptions:
                         bounds=(0, 2**63 - 1))
     replicates: int = setting(1000, "Virtual replicates of the trial (each resamples enrolment and randomizes anew).",
                               bounds=(1, 1_000_000))
-    n_analysed: int = setting(189, "Participants analysed per replicate, randomized 1:1 (published: 95 MSC-NTF + 94 placebo).",
+    n_analysed: int = setting(189, "Participants analysed per replicate, randomized 1:1 (published: 95 MSC-NTF + 94 placebo); "
+                                   "with trial.design=alsummit, randomized by trial.alsummit.allocation (ALSUMMIT: 115).",
                               bounds=(2, 1_000_000))
     onset_to_treatment_mean_months: float = setting(
         19.35, "Mean time from symptom onset to first treatment drawn for a candidate (published Table 1: 19.6 and 19.1 months).",
@@ -629,6 +678,7 @@ class TrialOptions:
         "unit": "points", "plausible": None, "source": "setting", "bounds": None,
         "doc": "Visit noise SDs at which the analysis is repeated on the same trajectories (a sensitivity table in trial.md)."})
     workers: int = setting(0, "Processes for the simulations (0: all cores).", bounds=(0, 4096))
+    alsummit: AlsummitOptions = field(default_factory=AlsummitOptions)
 
 
 @dataclass
@@ -803,3 +853,31 @@ def _check_trial(cfg: SimConfig) -> None:
     if not isinstance(levels, (list, tuple)) or not all(
             isinstance(x, numbers.Real) and not isinstance(x, bool) and 0.0 <= x <= 20.0 for x in levels):
         raise ConfigError(f"trial.noise_sensitivity={levels!r} is invalid: allowed is a list of numbers in [0, 20]")
+    _check_choice("trial.design", tr.design, TRIAL_DESIGNS)
+    if tr.design == "alsummit":
+        _check_alsummit(cfg)
+
+
+def _check_alsummit(cfg: SimConfig) -> None:
+    """ALSUMMIT needs Group 2's irregular course, a Group 1 that is a part of it, three positive ratios, ordered windows."""
+    al, offsets = cfg.trial.alsummit, cfg.treatment.offsets_days
+    if not offsets:
+        raise ConfigError("treatment.offsets_days=[] is invalid with trial.design=alsummit: allowed is Group 2's course "
+                          "(e.g. [0, 26, 121.75, 213.0625, 304.375]), of which Group 1 gets the first trial.alsummit.group1_injections")
+    if al.group1_injections > len(offsets):
+        raise ConfigError(f"trial.alsummit.group1_injections={al.group1_injections} is invalid: allowed range is [1, "
+                          f"{len(offsets)}] (the injections in treatment.offsets_days)")
+    ratio = al.allocation
+    if not (isinstance(ratio, (list, tuple)) and len(ratio) == 3 and all(
+            isinstance(x, numbers.Integral) and not isinstance(x, bool) and 1 <= x <= 1000 for x in ratio)):
+        raise ConfigError(f"trial.alsummit.allocation={ratio!r} is invalid: allowed is three whole numbers in [1, 1000] "
+                          "(Group 1 : Group 2 : control)")
+    if al.min_slope_points_per_month > al.max_slope_points_per_month:
+        raise ConfigError(f"trial.alsummit.min_slope_points_per_month={al.min_slope_points_per_month:g} is invalid: allowed "
+                          f"range is [0, {al.max_slope_points_per_month:g}] (≤ trial.alsummit.max_slope_points_per_month)")
+    if al.min_alsfrs_screening > al.max_alsfrs_screening:
+        raise ConfigError(f"trial.alsummit.min_alsfrs_screening={al.min_alsfrs_screening:g} is invalid: allowed range is "
+                          f"[0, {al.max_alsfrs_screening:g}] (≤ trial.alsummit.max_alsfrs_screening)")
+    if cfg.trial.n_analysed < 3:
+        raise ConfigError(f"trial.n_analysed={cfg.trial.n_analysed} is invalid with trial.design=alsummit: allowed range is "
+                          "an integer in [3, 1000000] (three arms)")
