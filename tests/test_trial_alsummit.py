@@ -132,6 +132,11 @@ def test_a_course_that_keeps_function_meets_its_endpoint_and_one_that_does_not_f
     effect = ta.paired_pool_effect(pool, AL)
     assert effect["n"] == 3 and effect["group2"]["endpoint_alsfrs_difference_points"]["median"] == pytest.approx(6.0)
     assert effect["group2"]["cafs_win_probability"] == 1.0 and effect["group1"]["cafs_win_probability"] == 0.5
+    # a course that moves the model score by a thousandth of a point changes no visit score: no CAFS advantage
+    tiny = [cand(k, 40, 36, arms={"control": (33, 30), "group1": (33.001, 30), "group2": (33, 30.001)}) for k in range(3)]
+    tiny_effect = ta.paired_pool_effect(tiny, AL)
+    assert tiny_effect["group1"]["max_abs_endpoint_difference_points"] == pytest.approx(0.001)
+    assert tiny_effect["group1"]["cafs_win_probability"] == tiny_effect["group2"]["cafs_win_probability"] == 0.5
 
 
 def _record(days: np.ndarray, function: np.ndarray):

@@ -316,7 +316,9 @@ def summarize_replicates(reps: list[dict]) -> dict[str, Any]:
 def paired_pool_effect(pool: list[dict], al: AlsummitOptions) -> dict[str, Any]:
     """Without noise or sampling: among candidates who pass screening on their model scores, each both treated and sham.
     Per course: the endpoint ALSFRS-R difference (treated − sham, model score), deaths by the endpoint in each, and the
-    CAFS win probability (a treated outcome beating a sham outcome, over every pair of candidates; ties count half)."""
+    CAFS win probability (a treated outcome beating a sham outcome over every pair of candidates, ties counting half,
+    on the noise-free visit scores the replicates use: rounded to a whole point, so a course that moves no score by
+    half a point wins exactly 0.5)."""
     zero = np.zeros(len(VISITS))
     passers = [c for c in pool if c.get("group2") is not None and screen(_scores(c, "control", zero), c["days"], al) is None]
     if not passers:
@@ -327,8 +329,9 @@ def paired_pool_effect(pool: list[dict], al: AlsummitOptions) -> dict[str, Any]:
         diff = [c[course][endpoint] - c["control"][endpoint] for c in passers]
         dt = np.array([_death(c, course, endpoint) for c in passers])
         dc = np.array([_death(c, "control", endpoint) for c in passers])
-        decline_t = np.array([c["control"]["baseline"] - c[course][endpoint] for c in passers])
-        decline_c = np.array([c["control"]["baseline"] - c["control"][endpoint] for c in passers])
+        visit = {arm: [_scores(c, arm, zero) for c in passers] for arm in (course, "control")}
+        decline_t = np.array([v["baseline"] - v[endpoint] for v in visit[course]])
+        decline_c = np.array([v["baseline"] - v[endpoint] for v in visit["control"]])
         m = len(passers)
         score = cafs_scores(np.concatenate([decline_t, decline_c]), np.concatenate([dt, dc]))
         # a treated outcome's summed score over the sham outcomes only: wins − losses against each sham candidate
