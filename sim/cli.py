@@ -210,28 +210,38 @@ def _calibration_trial(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> 
         return calibrate.FAILED_TRIAL_LOSS
 
 
+def _trial_design(design: str):
+    """The module that runs a virtual trial's design (trial.design): NurOwn's or ALSUMMIT's. Imported only when a trial
+    runs (scipy.stats and the batched engine: only the trial needs them)."""
+    if design == "alsummit":
+        from sim.experiments import trial_alsummit
+        return trial_alsummit
+    from sim.experiments import trial
+    return trial
+
+
 def _virtual_trial(sim_cfg: SimConfig, out_dir: Path, overrides: list[str]) -> float | None:
     """A single virtual-trial run: simulate the pool, replicate the trial, write trial.json and trial.md, print the outcome."""
-    from sim.experiments import trial  # scipy.stats and the batched engine: only the trial needs them
     from sim.model import NumericalError
 
+    trial = _trial_design(sim_cfg.trial.design)
     try:
         result = trial.run_trial(sim_cfg, out_dir, overrides, log=lambda m: print(m, file=sys.stderr))
     except (OSError, NumericalError, MemoryError, BrokenProcessPool) as exc:
         _run_failed(out_dir, overrides, exc)
     print(trial.summary_text(result))
     print(f"trial folder: {out_dir}")
-    return result["summary"]["fraction_met"]
+    return trial.headline(result)
 
 
 def _virtual_trial_job(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> float | None:
     """A virtual trial as a sweep job (e.g. over trial.visit_noise_sd_points); a failing job is recorded, the sweep goes on."""
-    from sim.experiments import trial
-
     try:
         check_known_keys(cfg)
-        result = trial.run_trial(validate(OmegaConf.to_object(cfg)), out_dir, overrides, log=lambda m: None)
-        return result["summary"]["fraction_met"]
+        sim_cfg = validate(OmegaConf.to_object(cfg))
+        trial = _trial_design(sim_cfg.trial.design)
+        result = trial.run_trial(sim_cfg, out_dir, overrides, log=lambda m: None)
+        return trial.headline(result)
     except Exception as exc:  # noqa: BLE001 - one failing job must not end the sweep: record it and go on
         _job_failed(out_dir, overrides, exc)
         return None

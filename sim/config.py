@@ -10,6 +10,7 @@ judgement where no measurement exists; such values belong in sensitivity analyse
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -504,6 +505,12 @@ class TreatmentConfig:
                              bounds=(0, 1000))
     interval_days: float = param(30.0, "d", (7.0, 120.0), 'assumption (30 d); ALSUMMIT protocol, Trials 2022 23:415, doi:10.1186/s13063-022-06327-4: 2 intrathecal injections 26 days apart, boosters at 4, 7 and 10 months (~90 d apart)', "Days between infusions.",
                                  bounds=(0.0, 1e5))
+    offsets_days: list[float] = field(default_factory=list, metadata={
+        "unit": "d", "plausible": None, "source": "setting", "bounds": None,
+        "doc": "An irregular schedule: the days of the injections after the first (start_day + each offset; first 0, "
+               "increasing), e.g. [0, 26, 121.75, 213.0625, 304.375] for ALSUMMIT's Group 2 (two injections 26 days apart, "
+               "boosters at 4, 7 and 10 months: Nam et al. 2022 Trials 23:415, doi:10.1186/s13063-022-06327-4). Empty: "
+               "n_infusions injections every interval_days. When given it replaces n_infusions and interval_days."})
     eligibility_max_days_from_onset: float | None = setting(
         None, "Trial design, not biology: an individual whose untreated arm's symptom onset lies more than this many days "
         "before the first infusion is not eligible, and alsim-compare leaves it out of its statistics (e.g. 730: a trial "
@@ -575,12 +582,60 @@ class CalibrationOptions:
 
 
 @dataclass
+class AlsummitOptions:
+    """The ALSUMMIT design (trial.design=alsummit; sim/experiments/trial_alsummit.py): lenzumestrocel (autologous bone-marrow
+    MSCs, intrathecal) in three arms. Protocol: Nam et al. 2022 Trials 23:415, doi:10.1186/s13063-022-06327-4;
+    eligibility: ClinicalTrials.gov NCT04745299 (registry copies). Group 2's course is treatment.offsets_days."""
+
+    allocation: list[int] = field(default_factory=lambda: [1, 2, 2], metadata={
+        "unit": "", "plausible": None, "source": "setting", "bounds": None,
+        "doc": "Randomization ratio Group 1 : Group 2 : control (Nam et al. 2022 abstract: 1:2:2, read in the order the "
+               "abstract lists the groups; the protocol's text giving the arm sizes was not read)."})
+    group1_injections: int = setting(
+        2, "Group 1's course: the first this many injections of treatment.offsets_days (a single cycle: two injections 26 "
+        "days apart, Nam et al. 2022).", bounds=(1, 1000))
+    lead_in_weeks: float = setting(
+        17.0, "Lead-in from screening to the first injection, over which the ALSFRS-R progression rate is measured "
+        "(NCT04745299: 17-week period prior to the administration; screening at its start is an assumption).",
+        unit="wk", bounds=(1.0, 520.0))
+    min_slope_points_per_month: float = setting(
+        0.515, "Inclusion: lead-in ALSFRS-R decline ≥ this (derived: NCT04745299, progression rate 1.03 ± 50 %/month → "
+        "0.515).", unit="points/mo", bounds=(0.0, 48.0))
+    max_slope_points_per_month: float = setting(
+        1.545, "Inclusion: lead-in ALSFRS-R decline ≤ this (derived: 1.03 + 50 % = 1.545).", unit="points/mo",
+        bounds=(0.0, 48.0))
+    min_alsfrs_screening: float = setting(31.0, "Inclusion: ALSFRS-R equivalent at screening ≥ this (NCT04745299: 31–46).",
+                                          unit="points", bounds=(0.0, 48.0))
+    max_alsfrs_screening: float = setting(46.0, "Inclusion: ALSFRS-R equivalent at screening ≤ this (NCT04745299: 31–46).",
+                                          unit="points", bounds=(0.0, 48.0))
+    onset_to_diagnosis_months: float = setting(
+        11.0, "Symptom onset to diagnosis (median 11.5 months: Paganoni et al. 2014 ALS FTD 15:453; 11 months: Falcão de "
+        "Campos et al. 2023; as sim.experiments.calibrate.DIAGNOSTIC_DELAY_MONTHS).", unit="mo", bounds=(0.0, 600.0))
+    max_months_from_diagnosis: float = setting(
+        24.0, "Inclusion: screening at most this long after diagnosis (NCT04745299: disease duration ≤ 2 years from the "
+        "first diagnosis). A candidate's time from diagnosis to screening is drawn uniform in [0, this] (assumption: no "
+        "baseline table is published).", unit="mo", bounds=(0.0, 600.0))
+    endpoint_months_group1: float = setting(
+        6.0, "Primary endpoint, Group 1 vs control: CAFS this long after the first administration (Nam et al. 2022).",
+        unit="mo", bounds=(0.1, 120.0))
+    endpoint_months_group2: float = setting(
+        12.0, "Primary endpoint, Group 2 vs control: CAFS this long after the first administration (Nam et al. 2022).",
+        unit="mo", bounds=(0.1, 120.0))
+
+
+TRIAL_DESIGNS = ("nurown", "alsummit")
+
+
+@dataclass
 class TrialOptions:
     """A virtual phase 3 trial in the human preset (sim/experiments/trial.py; not part of the model: excluded from the
-    config hash). Published design: Cudkowicz et al. 2022 Muscle Nerve 65:291, doi:10.1002/mus.27472 (NCT03280056)."""
+    config hash). Published design: Cudkowicz et al. 2022 Muscle Nerve 65:291, doi:10.1002/mus.27472 (NCT03280056);
+    with design=alsummit, ALSUMMIT's (trial.alsummit; sim/experiments/trial_alsummit.py)."""
 
     enabled: bool = switch(False, "Run the virtual trial (a pool of virtual individuals, enrolment, randomization, analysis, "
                                   "replicates) instead of a paired run.")
+    design: str = setting("nurown", "Which published design: nurown (the top-level options below) or alsummit (trial.alsummit; "
+                                    "the shared options pool_size … workers apply to both).")
     pool_size: int = setting(48, "Virtual candidates simulated (each one's control arm; the treated arm for those who can be "
                                  "enrolled).", bounds=(2, 100_000))
     first_seed: int = setting(5000, "Seeds first_seed … first_seed + pool_size − 1 are the candidates.", bounds=(0, 2**62))
@@ -590,7 +645,8 @@ class TrialOptions:
                         bounds=(0, 2**63 - 1))
     replicates: int = setting(1000, "Virtual replicates of the trial (each resamples enrolment and randomizes anew).",
                               bounds=(1, 1_000_000))
-    n_analysed: int = setting(189, "Participants analysed per replicate, randomized 1:1 (published: 95 MSC-NTF + 94 placebo).",
+    n_analysed: int = setting(189, "Participants analysed per replicate, randomized 1:1 (published: 95 MSC-NTF + 94 placebo); "
+                                   "with trial.design=alsummit, randomized by trial.alsummit.allocation (ALSUMMIT: 115).",
                               bounds=(2, 1_000_000))
     onset_to_treatment_mean_months: float = setting(
         19.35, "Mean time from symptom onset to first treatment drawn for a candidate (published Table 1: 19.6 and 19.1 months).",
@@ -622,6 +678,7 @@ class TrialOptions:
         "unit": "points", "plausible": None, "source": "setting", "bounds": None,
         "doc": "Visit noise SDs at which the analysis is repeated on the same trajectories (a sensitivity table in trial.md)."})
     workers: int = setting(0, "Processes for the simulations (0: all cores).", bounds=(0, 4096))
+    alsummit: AlsummitOptions = field(default_factory=AlsummitOptions)
 
 
 @dataclass
@@ -739,17 +796,19 @@ def validate(cfg: SimConfig) -> SimConfig:
     if m.csf_entry_fraction_to_cord + m.csf_drain_to_blood_fraction > 1.0:
         raise ConfigError(f"msc.csf_drain_to_blood_fraction={m.csf_drain_to_blood_fraction:g} is invalid: allowed range is "
                           f"[0, {1 - m.csf_entry_fraction_to_cord:g}] (csf_entry_fraction_to_cord + csf_drain_to_blood_fraction ≤ 1)")
+    _check_offsets(t.offsets_days)
     if t.enabled:
         # the dose key in use: cells per injection, when given, replaces the dose per kg
         dose_key, dose = ("cells_per_dose", t.cells_per_dose) if t.cells_per_dose > 0 else ("dose_cells_per_kg", t.dose_cells_per_kg)
-        if t.n_infusions == 0 and dose > 0:
+        n_doses = len(t.offsets_days) if t.offsets_days else t.n_infusions
+        if t.n_infusions == 0 and dose > 0 and not t.offsets_days:
             raise ConfigError(f"treatment.n_infusions=0 is invalid with treatment.{dose_key}={dose:g}: allowed range is ≥ 1 when a dose is given")
         if not d.start_day <= t.start_day < d.horizon_days:
             raise ConfigError(
                 f"treatment.start_day={t.start_day:g} is invalid: allowed range is [{d.start_day:g}, {d.horizon_days:g}) (the simulated days of disease={d.name})")
-        if t.n_infusions > 1 and t.interval_days <= 0:
+        if t.n_infusions > 1 and t.interval_days <= 0 and not t.offsets_days:
             raise ConfigError(f"treatment.interval_days={t.interval_days:g} is invalid: allowed range is > 0 when treatment.n_infusions > 1")
-        if t.n_infusions * (dose if t.cells_per_dose > 0 else d.body_weight_kg * dose) > 1e12:
+        if n_doses * (dose if t.cells_per_dose > 0 else d.body_weight_kg * dose) > 1e12:
             raise ConfigError(f"treatment.{dose_key}={dose:g} is invalid: the course would exceed 1e12 cells in total")
     if not isinstance(cfg.run.allow_large, bool):
         raise ConfigError(f"run.allow_large={cfg.run.allow_large!r} is invalid: allowed values are true, false")
@@ -759,6 +818,26 @@ def validate(cfg: SimConfig) -> SimConfig:
 
         uncertainty.check(cfg)
     return cfg
+
+
+MAX_OFFSETS = 1000  # as treatment.n_infusions' hard bound
+
+
+def _check_offsets(offsets: object) -> None:
+    """treatment.offsets_days: empty, or numbers that start at 0 and increase (days after the first injection)."""
+    key = "treatment.offsets_days"
+    if not isinstance(offsets, (list, tuple)):
+        raise ConfigError(f"{key}={offsets!r} is invalid: allowed is a list of days, first 0, increasing (e.g. [0, 26, 121.75])")
+    if not offsets:
+        return
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in offsets):
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: allowed is a list of finite numbers of days, first 0, increasing")
+    if len(offsets) > MAX_OFFSETS:
+        raise ConfigError(f"{key} has {len(offsets)} entries: allowed is at most {MAX_OFFSETS}")
+    if offsets[0] != 0:
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: the first offset must be 0 (the first injection, on treatment.start_day)")
+    if any(b <= a for a, b in itertools.pairwise(offsets)):
+        raise ConfigError(f"{key}={list(offsets)!r} is invalid: allowed is increasing days (each offset > the one before, all ≥ 0)")
 
 
 def _check_trial(cfg: SimConfig) -> None:
@@ -774,3 +853,31 @@ def _check_trial(cfg: SimConfig) -> None:
     if not isinstance(levels, (list, tuple)) or not all(
             isinstance(x, numbers.Real) and not isinstance(x, bool) and 0.0 <= x <= 20.0 for x in levels):
         raise ConfigError(f"trial.noise_sensitivity={levels!r} is invalid: allowed is a list of numbers in [0, 20]")
+    _check_choice("trial.design", tr.design, TRIAL_DESIGNS)
+    if tr.design == "alsummit":
+        _check_alsummit(cfg)
+
+
+def _check_alsummit(cfg: SimConfig) -> None:
+    """ALSUMMIT needs Group 2's irregular course, a Group 1 that is a part of it, three positive ratios, ordered windows."""
+    al, offsets = cfg.trial.alsummit, cfg.treatment.offsets_days
+    if not offsets:
+        raise ConfigError("treatment.offsets_days=[] is invalid with trial.design=alsummit: allowed is Group 2's course "
+                          "(e.g. [0, 26, 121.75, 213.0625, 304.375]), of which Group 1 gets the first trial.alsummit.group1_injections")
+    if al.group1_injections > len(offsets):
+        raise ConfigError(f"trial.alsummit.group1_injections={al.group1_injections} is invalid: allowed range is [1, "
+                          f"{len(offsets)}] (the injections in treatment.offsets_days)")
+    ratio = al.allocation
+    if not (isinstance(ratio, (list, tuple)) and len(ratio) == 3 and all(
+            isinstance(x, numbers.Integral) and not isinstance(x, bool) and 1 <= x <= 1000 for x in ratio)):
+        raise ConfigError(f"trial.alsummit.allocation={ratio!r} is invalid: allowed is three whole numbers in [1, 1000] "
+                          "(Group 1 : Group 2 : control)")
+    if al.min_slope_points_per_month > al.max_slope_points_per_month:
+        raise ConfigError(f"trial.alsummit.min_slope_points_per_month={al.min_slope_points_per_month:g} is invalid: allowed "
+                          f"range is [0, {al.max_slope_points_per_month:g}] (≤ trial.alsummit.max_slope_points_per_month)")
+    if al.min_alsfrs_screening > al.max_alsfrs_screening:
+        raise ConfigError(f"trial.alsummit.min_alsfrs_screening={al.min_alsfrs_screening:g} is invalid: allowed range is "
+                          f"[0, {al.max_alsfrs_screening:g}] (≤ trial.alsummit.max_alsfrs_screening)")
+    if cfg.trial.n_analysed < 3:
+        raise ConfigError(f"trial.n_analysed={cfg.trial.n_analysed} is invalid with trial.design=alsummit: allowed range is "
+                          "an integer in [3, 1000000] (three arms)")

@@ -23,7 +23,7 @@ from sim.cohort import Cohort, batch_key
 from sim.eligibility import day_note, not_eligible_reason, summary_reason
 from sim.model import ALSModel, Individual
 from sim.recorder import ArmRecord, Recorder, write_run_folder
-from sim.treatment import cells_per_infusion, course_warning, dose_per_kg, infusion_days, infusions_past_horizon
+from sim.treatment import cells_per_infusion, course_warning, dose_per_kg, infusion_days, infusions_past_horizon, n_planned
 
 ProgressFn = Callable[[str, float], None]
 
@@ -348,13 +348,16 @@ def end_stage_days(jobs: list[ArmJob], workers: int = 1) -> np.ndarray:
 def config_hash(cfg: SimConfig) -> str:
     """Hash of everything that determines the results (the model config and seed, not `run`/`calibration`/`trial` options).
 
-    The `uncertainty` options enter only in a posterior run (its size and the draws file's content), and the eligibility
-    window only when it is on, so every other run keeps the hash it had before those options existed."""
+    The `uncertainty` options enter only in a posterior run (its size and the draws file's content), the eligibility
+    window only when it is on, and `treatment.offsets_days` only when it is given, so every other run keeps the hash it
+    had before those options existed."""
     model = {k: v for k, v in asdict(cfg).items() if k not in ("run", "calibration", "trial", "uncertainty")}
     if cfg.uncertainty.mode != "none":
         model["uncertainty"] = uncertainty.hash_part(cfg)
     if model["treatment"].get("eligibility_max_days_from_onset") is None:  # off: the hash runs had before the setting
         del model["treatment"]["eligibility_max_days_from_onset"]
+    if not model["treatment"].get("offsets_days"):  # a regular schedule: the hash runs had before irregular ones existed
+        model["treatment"].pop("offsets_days", None)
     text = json.dumps(model, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -387,7 +390,8 @@ def summarize(cfg: SimConfig, records: list[ArmRecord]) -> dict:
         "domain": cfg.domain.name,
         "treatment": {"name": t.name, "enabled": t.enabled, "route": t.route, "dose_cells_per_kg": dose_per_kg(t, d),
                       "dose_cells_per_individual": cells_per_infusion(t, d), "body_weight_kg": d.body_weight_kg,
-                      "start_day": t.start_day, "n_infusions": t.n_infusions, "interval_days": t.interval_days,
+                      "start_day": t.start_day, "n_infusions": n_planned(t), "interval_days": t.interval_days,
+                      **({"offsets_days": [float(x) for x in t.offsets_days]} if t.offsets_days else {}),
                       "infusion_days": infusion_days(t, d), "infusions_past_horizon": infusions_past_horizon(t, d),
                       "eligibility_max_days_from_onset": t.eligibility_max_days_from_onset},
         "warnings": [w for w in (course_warning(t, d),) if w],
@@ -447,6 +451,9 @@ def summary_table(summary: dict) -> str:
         else:
             lines.append(f"treated arm: route {t['route']}, {t['dose_cells_per_individual']:.3g} cells per injection "
                          f"({t['dose_cells_per_kg']:.3g} cells/kg) × {len(t['infusion_days'])} injection(s) on day(s) {days}")
+        if t.get("offsets_days"):
+            lines.append(f"schedule: treatment.start_day {t['start_day']:g} + treatment.offsets_days "
+                         f"[{', '.join(f'{x:g}' for x in t['offsets_days'])}] (an irregular course)")
         lines += [f"warning: {w}" for w in summary.get("warnings", [])]
         if (why := summary_reason(summary)) is not None:
             lines.append(f"modeled paired T50 delay: none computed, {why}")

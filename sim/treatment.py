@@ -1,5 +1,9 @@
 """The MSC dosing schedule: which days an infusion (IV) or injection (intrathecal) happens, and how many cells it holds.
 
+The schedule is either regular (`n_infusions` every `interval_days` from `start_day`) or, when
+`offsets_days` is given, irregular: one injection on `start_day` + each offset (e.g. ALSUMMIT's two
+injections 26 days apart and boosters at 4, 7 and 10 months).
+
 A dose is either per kg of body weight (`dose_cells_per_kg`, the usual IV unit) or per injection
 (`cells_per_dose`, the usual intrathecal unit); a per-injection dose > 0 replaces the per-kg one.
 """
@@ -8,19 +12,30 @@ from __future__ import annotations
 from sim.config import DiseaseConfig, TreatmentConfig
 
 
+def planned_days(t: TreatmentConfig) -> list[float]:
+    """Every planned infusion day: start_day + each of `offsets_days` if given, else n_infusions every interval_days."""
+    if t.offsets_days:
+        return [t.start_day + float(x) for x in t.offsets_days]
+    return [t.start_day + k * t.interval_days for k in range(t.n_infusions)]
+
+
+def n_planned(t: TreatmentConfig) -> int:
+    """Number of planned infusions (the length of `offsets_days` when given, else `n_infusions`)."""
+    return len(t.offsets_days) if t.offsets_days else t.n_infusions
+
+
 def infusion_days(t: TreatmentConfig, d: DiseaseConfig) -> list[float]:
     """Days of each infusion that falls inside the simulated window."""
     if not t.enabled or not has_dose(t):
         return []
-    days = [t.start_day + k * t.interval_days for k in range(t.n_infusions)]
-    return [day for day in days if d.start_day <= day < d.horizon_days]
+    return [day for day in planned_days(t) if d.start_day <= day < d.horizon_days]
 
 
 def infusions_past_horizon(t: TreatmentConfig, d: DiseaseConfig) -> list[float]:
     """Planned infusion days on or after the horizon: not simulated (a warning, recorded in summary.json)."""
     if not t.enabled or not has_dose(t):
         return []
-    return [day for day in (t.start_day + k * t.interval_days for k in range(t.n_infusions)) if day >= d.horizon_days]
+    return [day for day in planned_days(t) if day >= d.horizon_days]
 
 
 def course_warning(t: TreatmentConfig, d: DiseaseConfig) -> str | None:
@@ -28,7 +43,8 @@ def course_warning(t: TreatmentConfig, d: DiseaseConfig) -> str | None:
     late = infusions_past_horizon(t, d)
     if not late:
         return None
-    return (f"{len(late)} of treatment.n_infusions={t.n_infusions} infusion(s) (day(s) {', '.join(f'{x:g}' for x in late)}) "
+    key = f"treatment.offsets_days (a course of {n_planned(t)})" if t.offsets_days else f"treatment.n_infusions={t.n_infusions}"
+    return (f"{len(late)} of {key} infusion(s) (day(s) {', '.join(f'{x:g}' for x in late)}) "
             f"fall on or after disease.horizon_days={d.horizon_days:g} and are not simulated")
 
 

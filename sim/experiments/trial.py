@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ import numpy as np
 from scipy.stats import binomtest, fisher_exact, norm
 
 import sim
-from sim.config import SimConfig, TrialOptions
+from sim.config import SimConfig, TreatmentConfig, TrialOptions
 from sim.eligibility import not_eligible_reason
 from sim.experiments.calibrate import ALSFRS_MAX, MONTH_DAYS, stratified_individuals
 from sim.recorder import write_json_atomic, write_text_atomic
@@ -289,11 +290,21 @@ def replicate(pool: list[dict], tr: TrialOptions, noise_sd: float, rng: np.rando
 
 def replicates(pool: list[dict], tr: TrialOptions, noise_sd: float, n: int, seed_key: int = 0) -> list[dict]:
     """`n` replicates; replicate k draws from its own stream (trial.seed, noise level, k): reproducible one by one."""
-    out = []
-    for k in range(n):
-        rng = np.random.default_rng([tr.seed, seed_key, k])
-        out.append(replicate(pool, tr, noise_sd, rng))
-    return out
+    return run_replicates(lambda rng: replicate(pool, tr, noise_sd, rng), tr.seed, n, seed_key)
+
+
+def run_replicates(one: Callable[[np.random.Generator], dict], trial_seed: int, n: int, seed_key: int = 0) -> list[dict]:
+    """`n` replicates of a design (shared by every virtual trial): replicate k is `one(rng)` with its own stream
+    (trial.seed, seed_key, k), so each reproduces on its own."""
+    return [one(np.random.default_rng([trial_seed, seed_key, k])) for k in range(n)]
+
+
+def fraction_with_ci(met: int, n: int) -> tuple[float | None, list[float] | None]:
+    """Fraction of n replicates meeting an endpoint and its exact (Clopper–Pearson) 95 % CI; (None, None) for n = 0."""
+    if not n:
+        return None, None
+    ci = binomtest(met, n).proportion_ci()
+    return met / n, [float(ci.low), float(ci.high)]
 
 
 # --------------------------------------------------------------------------- summaries
@@ -310,13 +321,12 @@ def summarize_replicates(reps: list[dict]) -> dict[str, Any]:
     range of each arm's responder rate, their difference, the OR and the p-value."""
     done = [r for r in reps if r["analysis"] is not None]
     n = len(done)
-    met = sum(r["analysis"]["met"] for r in done)
-    ci = binomtest(met, n).proportion_ci() if n else None
+    fraction, ci = fraction_with_ci(sum(r["analysis"]["met"] for r in done), n)
     sub = [r["subgroup"] for r in done if r.get("subgroup")]
     return {
         "replicates": len(reps), "analysed_replicates": n,
-        "fraction_met": met / n if n else None,
-        "fraction_met_ci95": [float(ci.low), float(ci.high)] if ci else None,
+        "fraction_met": fraction,
+        "fraction_met_ci95": ci,
         "rate_msc_ntf": _interval([r["analysis"]["rate_msc_ntf"] for r in done]),
         "rate_placebo": _interval([r["analysis"]["rate_placebo"] for r in done]),
         "rate_difference": _interval([r["analysis"]["rate_difference"] for r in done]),
@@ -413,18 +423,34 @@ def _people(cfg: SimConfig, seeds: list[int]):
     return [None] * len(seeds)
 
 
-def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]]:
-    """Simulate every candidate's control arm, then the treated arm of those who could be enrolled."""
+def simulate_controls(cfg: SimConfig, log=print, what: str = "virtual trial") -> tuple[list[int], list, list[ArmJob], list]:
+    """Every pool candidate's untreated arm (shared by every virtual trial): seeds, individuals, jobs and records."""
     tr = cfg.trial
     seeds = list(range(tr.first_seed, tr.first_seed + tr.pool_size))
     people = _people(cfg, seeds)
     untreated = dataclasses.replace(cfg.treatment, enabled=False)
-    t0 = time.monotonic()
     jobs = [ArmJob(dataclasses.replace(cfg, seed=s, treatment=untreated), "control", p, snapshots=False)
             for s, p in zip(seeds, people)]
-    log(f"virtual trial: simulating {len(jobs)} candidates' control arms (days {cfg.disease.start_day:g} to "
+    log(f"{what}: simulating {len(jobs)} candidates' control arms (days {cfg.disease.start_day:g} to "
         f"{cfg.disease.horizon_days:g})")
-    records = raise_first(run_arms_parallel(jobs, tr.workers))
+    return seeds, people, jobs, raise_first(run_arms_parallel(jobs, tr.workers))
+
+
+def simulate_courses(cfg: SimConfig, courses: list[tuple[int, Any, TreatmentConfig]], last_day: float) -> tuple[list, float]:
+    """Treated arms (shared by every virtual trial): one per (seed, individual, course), all stopping a day after
+    `last_day` (one horizon for all: one batch). Returns the records and that horizon; the callers' paired checks
+    confirm that the shorter horizon leaves the days before it unchanged."""
+    short = dataclasses.replace(cfg.disease, horizon_days=min(cfg.disease.horizon_days, math.ceil(last_day) + 1.0))
+    jobs = [ArmJob(dataclasses.replace(cfg, seed=seed, disease=short, treatment=course), "treated", person, snapshots=False)
+            for seed, person, course in courses]
+    return (raise_first(run_arms_parallel(jobs, cfg.trial.workers)) if jobs else []), short.horizon_days
+
+
+def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]]:
+    """Simulate every candidate's control arm, then the treated arm of those who could be enrolled."""
+    tr = cfg.trial
+    t0 = time.monotonic()
+    seeds, people, jobs, records = simulate_controls(cfg, log)
     pool = [candidate_from_control(job.cfg, s, rec) for job, s, rec in zip(jobs, seeds, records)]
     t1 = time.monotonic()
     noise_max = max([tr.visit_noise_sd_points, *tr.noise_sensitivity])
@@ -433,13 +459,10 @@ def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]
         if c["reason"] is None and i not in todo:
             c["reason"] = "scores fail screening by more than any visit noise could make up"
     log(f"virtual trial: simulating {len(todo)} treated arms (the others cannot be enrolled)")
-    # the treated arms stop a day after the last week-28 visit (one horizon for all: one batch); the paired check below
-    # confirms that a shorter horizon leaves the days before it unchanged
+    # the treated arms stop a day after the last week-28 visit
     last = max((pool[i]["days"]["week28"] for i in todo), default=cfg.disease.horizon_days)
-    short = dataclasses.replace(cfg.disease, horizon_days=min(cfg.disease.horizon_days, math.ceil(last) + 1.0))
-    tjobs = [ArmJob(dataclasses.replace(cfg, seed=seeds[i], disease=short, treatment=dataclasses.replace(
-        cfg.treatment, start_day=pool[i]["days"]["baseline"])), "treated", people[i], snapshots=False) for i in todo]
-    trecords = raise_first(run_arms_parallel(tjobs, tr.workers)) if tjobs else []
+    trecords, treated_horizon = simulate_courses(cfg, [(seeds[i], people[i], dataclasses.replace(
+        cfg.treatment, start_day=pool[i]["days"]["baseline"])) for i in todo], last)
     check = 0.0
     for i, rec in zip(todo, trecords):
         c = pool[i]
@@ -451,7 +474,7 @@ def simulate_pool(cfg: SimConfig, log=print) -> tuple[list[dict], dict[str, Any]
     if check > 1e-9:
         raise RuntimeError(f"the treated and control arms differ by {check:g} points before the first treatment: "
                            "the paired design does not hold, so the trial cannot be analysed")
-    timing = {"control_arms": len(jobs), "treated_arms": len(tjobs), "treated_horizon_days": short.horizon_days, "control_seconds": round(t1 - t0, 1),
+    timing = {"control_arms": len(jobs), "treated_arms": len(todo), "treated_horizon_days": treated_horizon, "control_seconds": round(t1 - t0, 1),
               "treated_seconds": round(time.monotonic() - t1, 1), "paired_check_max_points": check}
     return pool, timing
 
@@ -477,10 +500,9 @@ def run_trial(cfg: SimConfig, out_dir: Path, overrides: list[str], log=print) ->
         counts[key] = counts.get(key, 0) + 1
     t = cfg.treatment
     result = {
-        "non_clinical": True, "notice": sim.NOTICE, "statement": NON_CLINICAL, "version": sim.__version__,
-        "overrides": overrides, "preset": cfg.disease.name, "domain": cfg.domain.name,
+        **result_header(cfg, overrides),
         "published": PUBLISHED,
-        "design": {"trial": dataclasses.asdict(tr),
+        "design": {"trial": trial_options(tr),
                    "course": {"route": t.route, "dose_cells_per_kg": t.dose_cells_per_kg, "cells_per_dose": t.cells_per_dose,
                               "cells_per_treatment": cells_per_infusion(t, cfg.disease),
                               "n_infusions": t.n_infusions, "interval_days": t.interval_days,
@@ -501,6 +523,26 @@ def run_trial(cfg: SimConfig, out_dir: Path, overrides: list[str], log=print) ->
     write_json_atomic(out_dir / TRIAL_FILE, result)
     write_text_atomic(out_dir / REPORT_FILE, report(result))
     return result
+
+
+def result_header(cfg: SimConfig, overrides: list[str]) -> dict[str, Any]:
+    """The first keys of every virtual trial's trial.json: the non-clinical statement, version, overrides, preset."""
+    return {"non_clinical": True, "notice": sim.NOTICE, "statement": NON_CLINICAL, "version": sim.__version__,
+            "overrides": overrides, "preset": cfg.disease.name, "domain": cfg.domain.name}
+
+
+# trial options every design uses; the rest of TrialOptions' top level is NurOwn's own design
+SHARED_OPTIONS = ("enabled", "pool_size", "first_seed", "individuals", "seed", "replicates", "n_analysed",
+                  "visit_noise_sd_points", "noise_sensitivity", "workers")
+
+
+def trial_options(tr: TrialOptions, design: str = "nurown") -> dict[str, Any]:
+    """The trial options a design uses, for trial.json: NurOwn's are the top-level ones (as before the design switch
+    existed); another design has the shared ones and its own block."""
+    every = dataclasses.asdict(tr)
+    if design == "nurown":
+        return {k: v for k, v in every.items() if k not in ("design", "alsummit")}
+    return {"design": design, **{k: every[k] for k in SHARED_OPTIONS}, design: every[design]}
 
 
 def _reason_kind(reason: str | None) -> str:
@@ -706,6 +748,11 @@ def summary_text(result: dict) -> str:
     if (s["fraction_met"] is not None and s["fraction_met"] <= 0.5) and (caveat := null_caveat(result)):
         lines.append(f"  caveat: {caveat[0]} {caveat[1]}")
     return "\n".join(lines)
+
+
+def headline(result: dict) -> float | None:
+    """What a sweep over the trial minimises or records: the fraction of replicates meeting the primary endpoint."""
+    return result["summary"]["fraction_met"]
 
 
 def _frac(x: float | None) -> str:
