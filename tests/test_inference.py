@@ -188,6 +188,29 @@ def test_map_refuses_a_held_out_row_and_a_one_point_grid(tmp_path, capsys):
     assert len(err) == 1 and "--it-map=1" in err[0] and "allowed range" in err[0] and not out.exists()
 
 
+def test_map_scores_each_point_from_the_simulated_effects(monkeypatch):
+    class Fake:  # effect = 100 × entry fraction × (half-life / 1 680 h): reproduces 10⁶ only in the far corner
+        def __init__(self, base, arms, seeds, workers=2):
+            self.arms, self.control = arms, np.array([100.0])
+
+        def effects_many(self, points):
+            return [{a["key"]: 100 * p["msc.csf_entry_fraction_to_cord"] * p["msc.tissue_half_life_h"] / 1680
+                     for a in self.arms} for p in points]
+    monkeypatch.setattr(inference, "Simulator", Fake)
+    m = inference.intrathecal_map(BASE, 2, [2000], workers=1)
+    assert [a["key"] for a in m["arms"]] == ["kimh2010/1e4_it", "kimh2010/2e5_it", "kimh2010/1e6_it"]
+    assert len(m["points"]) == 4
+    far = [p for p in m["points"] if p["distance"] == 0.0]
+    # the far corner: 30 % for every arm, so the two "none" arms fail there; nowhere reproduces all three
+    assert not far and min(p["distance"] for p in m["points"]) > 0
+    corner = max(m["points"], key=lambda p: p["msc.csf_entry_fraction_to_cord"] * p["msc.tissue_half_life_h"])
+    assert corner["reproduced"] == ["kimh2010/1e6_it"]
+    assert corner["distance"] == pytest.approx(2 * inference.shortfall(30.0, 0.0))
+    text = inference.map_report(m)
+    assert NOTICE in text and "0 of 4 grid points" in text and "+30.0*" in text
+
+
+@pytest.mark.slow  # simulates; the quick sibling above checks the scoring on a stand-in simulator
 def test_map_of_one_arm_matches_the_simulator_and_scores_each_point():
     rows = validation.training_rows()
     rows = rows[(rows["study_id"] == "kimh2010") & (rows["arm"] == "1e6_it")]
