@@ -539,12 +539,17 @@ def tissue_animation(fields: dict[str, np.ndarray], days: dict[str, np.ndarray],
 
 # --------------------------------------------------------------------------- one scenario of a sweep
 def scheduled_days(row: pd.Series | dict, horizon: float) -> list[float]:
-    """Infusion days of a scenario row (start_day, n_infusions, interval_days), up to the horizon."""
+    """Infusion days of a scenario row (start_day + offsets_days for an irregular course, else start_day, n_infusions,
+    interval_days), up to the horizon."""
     if START not in row or pd.isna(row[START]) or float(row.get(DOSE, 1) or 0) <= 0:
         return []
-    n = int(row.get("n_infusions", 1) or 0)
-    interval = float(row.get("interval_days", 0) or 0)
-    days = [float(row[START]) + k * interval for k in range(n)]
+    offsets = row.get("offsets_days")
+    if isinstance(offsets, str) and offsets.strip():
+        days = [float(row[START]) + float(x) for x in offsets.split()]
+    else:
+        n = int(row.get("n_infusions", 1) or 0)
+        interval = float(row.get("interval_days", 0) or 0)
+        days = [float(row[START]) + k * interval for k in range(n)]
     return [d for d in days if d < horizon]
 
 

@@ -155,6 +155,9 @@ def test_scheduled_days_stop_at_the_horizon_and_skip_zero_dose():
     assert figures.scheduled_days(row, 160.0) == [90.0, 120.0, 150.0]
     assert figures.scheduled_days(row, 130.0) == [90.0, 120.0]
     assert figures.scheduled_days({**row, "dose_cells_per_kg": 0.0}, 160.0) == []
+    # an irregular course (treatment.offsets_days, as runs.parquet carries it) replaces the regular rule
+    assert figures.scheduled_days({**row, "n_infusions": 2, "offsets_days": "0 26"}, 160.0) == [90.0, 116.0]
+    assert figures.scheduled_days({**row, "offsets_days": pd.NA}, 160.0) == [90.0, 120.0, 150.0]
 
 
 def test_empty_inputs_give_a_figure_that_says_why():

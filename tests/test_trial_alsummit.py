@@ -217,6 +217,12 @@ def test_offset_days_give_those_infusion_days_in_a_model_run():
     assert s["treatment"]["offsets_days"] == [0.0, 3.0, 7.5] and s["treatment"]["n_infusions"] == 3
     assert s["treatment"]["infusion_days"] == [35.0, 38.0, 42.5]
     assert "on day(s) 35, 38, 42.5" in summary_table(s) and "treatment.offsets_days [0, 3, 7.5]" in summary_table(s)
+    # a sweep's runs table carries the course, so sweep figures mark these days, not the regular rule's
+    from sim.experiments.collect import summary_outcomes
+    from sim.figures import scheduled_days
+    row = summary_outcomes(json.loads(json.dumps(s)))
+    assert row["offsets_days"] == "0 3 7.5" and scheduled_days(row, 60.0) == [35.0, 38.0, 42.5]
+    assert "offsets_days" not in summary_outcomes(json.loads(json.dumps(summarize(compose_config(SHORT), [control]))))
     # past the horizon: named in the warning, not simulated
     late = compose_config([*SHORT, "treatment.offsets_days=[0,3,20]"])
     assert run_arm(late, "treated").infusion_days == [35.0, 38.0]

@@ -387,6 +387,8 @@ def summary_outcomes(s: dict[str, Any]) -> dict[str, Any]:
         value = t.get(p)
         row[p] = value if value is None else (int(value) if isinstance(value, int) and not isinstance(value, bool)
                                              else _num(value, f"treatment.{p}"))
+    if t.get("offsets_days"):  # an irregular course (treatment.offsets_days): its days after start_day, space-separated
+        row["offsets_days"] = " ".join(f"{_num(x, 'treatment.offsets_days'):g}" for x in t["offsets_days"])
     # the trial-design window of sim.eligibility (NaN: none); never a parameter of the simulation itself
     row["eligibility_max_days_from_onset"] = _num(t.get("eligibility_max_days_from_onset"),
                                                   "treatment.eligibility_max_days_from_onset")
@@ -436,7 +438,8 @@ def build_dataset(runs: list[Run], group_by: str | None = None) -> Dataset:
         if run.cells is not None:
             cells.append(run.cells.assign(run_id=run_id))
         ts = run.timeseries.copy()
-        ids_part = {"run_id": run_id, **{c: row[c] for c in scenario_cols}, "seed": row["seed"]}
+        ids_part = {"run_id": run_id, **{c: row[c] for c in scenario_cols}, "seed": row["seed"],
+                    **({"offsets_days": row["offsets_days"]} if "offsets_days" in row else {})}
         for i, (col, value) in enumerate(ids_part.items()):
             ts.insert(i, col, value)
         series.append(ts)
