@@ -380,26 +380,31 @@ def _trajectory(record) -> tuple[np.ndarray, np.ndarray]:
     return days, ALSFRS_MAX * np.array([r["person_functional_index"] for r in record.rows])
 
 
-def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
-    """A candidate's timing and control-arm visit scores, and why it can never be enrolled (or None)."""
-    tr, d = cfg.trial, cfg.disease
-    o = arm_outcomes(record, d)
+def new_candidate(cfg: SimConfig, seed: int, record, arms: tuple[str, ...]):
+    """A candidate read from its control arm (before any visit is placed), its outcomes, and its score trajectory; the
+    treated `arms` of the design start empty. Its reason is set if it has no onset in the simulated days."""
+    o = arm_outcomes(record, cfg.disease)
     days, score = _trajectory(record)
     cand: dict[str, Any] = {"seed": seed, **record.individual, "onset_day": o["onset_days"],
-                            "control_end_stage_day": o["end_stage_days"], "treated": None, "treated_end_stage_day": None,
-                            "reason": None}
+                            "control_end_stage_day": o["end_stage_days"], **{a: None for a in arms},
+                            **{f"{a}_end_stage_day": None for a in arms}, "reason": None}
     if o["onset_days"] is None:
         cand["reason"] = "no symptom onset in the simulated days"
-        return cand
-    cand["onset_to_treatment_months"] = draw_onset_to_treatment(tr, seed)
-    cand["days"] = visit_days(o["onset_days"], cand["onset_to_treatment_months"], tr)
-    if cand["days"]["week28"] > days[-1]:
-        cand["reason"] = f"week 28 (day {cand['days']['week28']:.0f}) is past the simulated days (horizon {days[-1]:g})"
+    return cand, o, days, score
+
+
+def place_visits(cfg: SimConfig, cand: dict[str, Any], o: dict[str, Any], days: np.ndarray, score: np.ndarray,
+                 last: str, last_label: str, visits: tuple[str, ...]) -> dict[str, Any]:
+    """With `cand["days"]` set: why the candidate can never be enrolled (its `last` visit past the simulated days, its
+    screening before them, or end stage before its first treatment: sim/eligibility.py) or else its control-arm scores
+    at `visits`."""
+    if cand["days"][last] > days[-1]:
+        cand["reason"] = f"{last_label} (day {cand['days'][last]:.0f}) is past the simulated days (horizon {days[-1]:g})"
         return cand
     if cand["days"]["screening"] < days[0]:
         cand["reason"] = "screening before the first simulated day"
         return cand
-    cand["control"] = {v: _at(days, score, cand["days"][v]) for v in VISITS}
+    cand["control"] = {v: _at(days, score, cand["days"][v]) for v in visits}
     why = not_eligible_reason(o["end_stage_days"], cand["days"]["baseline"], o["onset_days"],
                               cfg.treatment.eligibility_max_days_from_onset)
     if why:
@@ -407,12 +412,27 @@ def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
     return cand
 
 
-def could_enrol(cand: dict, tr: TrialOptions, noise_max: float) -> bool:
-    """Whether any replicate could enrol the candidate: its model scores pass screening within a margin of four noise
-    SDs (and one point of rounding); a candidate outside it fails in every replicate (p < 1e-4 per screen)."""
+def enrol_margin(cand: dict, noise_max: float) -> float | None:
+    """How far (points) a candidate's model scores may miss a criterion and still pass in some replicate: four noise SDs
+    of a two-visit difference and one point of rounding (beyond it, p < 1e-4 per screen); None if never enrollable."""
+    return None if cand["reason"] is not None else 1.0 + 4.0 * noise_max * math.sqrt(2.0)
+
+
+def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
+    """A candidate's timing and control-arm visit scores, and why it can never be enrolled (or None)."""
+    cand, o, days, score = new_candidate(cfg, seed, record, ("treated",))
     if cand["reason"] is not None:
+        return cand
+    cand["onset_to_treatment_months"] = draw_onset_to_treatment(cfg.trial, seed)
+    cand["days"] = visit_days(o["onset_days"], cand["onset_to_treatment_months"], cfg.trial)
+    return place_visits(cfg, cand, o, days, score, "week28", "week 28", VISITS)
+
+
+def could_enrol(cand: dict, tr: TrialOptions, noise_max: float) -> bool:
+    """Whether any replicate could enrol the candidate: its model scores pass screening within `enrol_margin`."""
+    margin = enrol_margin(cand, noise_max)
+    if margin is None:
         return False
-    margin = 1.0 + 4.0 * noise_max * math.sqrt(2.0)
     s, r = cand["control"]["screening"], cand["control"]["randomization"]
     return s >= tr.min_alsfrs_screening - margin and s - r >= tr.min_decline_points - margin
 

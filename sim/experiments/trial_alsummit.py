@@ -40,17 +40,19 @@ from scipy.stats import mannwhitneyu, rankdata
 
 import sim
 from sim.config import AlsummitOptions, SimConfig, TrialOptions
-from sim.eligibility import not_eligible_reason
 from sim.experiments.calibrate import MONTH_DAYS
 from sim.experiments.trial import (
     NON_CLINICAL,
     _at,
+    enrol_margin,
     _interval,
     _num,
     _pct,
     _trajectory,
     fraction_with_ci,
     measured,
+    new_candidate,
+    place_visits,
     result_header,
     run_replicates,
     simulate_controls,
@@ -351,38 +353,22 @@ def paired_pool_effect(pool: list[dict], al: AlsummitOptions) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the pool (simulation)
 def candidate_from_control(cfg: SimConfig, seed: int, record) -> dict[str, Any]:
     """A candidate's timing and control-arm visit scores, and why it can never be enrolled (or None)."""
-    tr, al = cfg.trial, cfg.trial.alsummit
-    o = arm_outcomes(record, cfg.disease)
-    days, score = _trajectory(record)
-    cand: dict[str, Any] = {"seed": seed, **record.individual, "onset_day": o["onset_days"],
-                            "control_end_stage_day": o["end_stage_days"], "group1": None, "group2": None,
-                            "group1_end_stage_day": None, "group2_end_stage_day": None, "reason": None}
-    if o["onset_days"] is None:
-        cand["reason"] = "no symptom onset in the simulated days"
+    al = cfg.trial.alsummit
+    cand, o, days, score = new_candidate(cfg, seed, record, ("group1", "group2"))
+    if cand["reason"] is not None:
         return cand
-    cand["diagnosis_to_screening_months"] = draw_diagnosis_to_screening(tr, seed)
+    cand["diagnosis_to_screening_months"] = draw_diagnosis_to_screening(cfg.trial, seed)
     cand["days"] = visit_days(o["onset_days"], cand["diagnosis_to_screening_months"], al)
-    if cand["days"]["endpoint2"] > days[-1]:
-        cand["reason"] = (f"follow-up: the {al.endpoint_months_group2:g}-month visit (day {cand['days']['endpoint2']:.0f}) "
-                          f"is past the simulated days (horizon {days[-1]:g})")
-        return cand
-    if cand["days"]["screening"] < days[0]:
-        cand["reason"] = "screening before the first simulated day"
-        return cand
-    cand["control"] = {v: _at(days, score, cand["days"][v]) for v in VISITS}
-    why = not_eligible_reason(o["end_stage_days"], cand["days"]["baseline"], o["onset_days"],
-                              cfg.treatment.eligibility_max_days_from_onset)
-    if why:
-        cand["reason"] = why
-    return cand
+    return place_visits(cfg, cand, o, days, score, "endpoint2",
+                        f"follow-up: the {al.endpoint_months_group2:g}-month visit", VISITS)
 
 
 def could_enrol(cand: dict, al: AlsummitOptions, noise_max: float) -> bool:
-    """Whether any replicate could enrol the candidate: its model scores pass the score criteria within a margin of four
-    noise SDs and one point of rounding (a candidate outside it fails in every replicate, p < 1e-4 per screen)."""
-    if cand["reason"] is not None:
+    """Whether any replicate could enrol the candidate: its model scores pass the score criteria within
+    `trial.enrol_margin` (the lead-in slope's margin is that many points over the lead-in)."""
+    margin = enrol_margin(cand, noise_max)
+    if margin is None:
         return False
-    margin = 1.0 + 4.0 * noise_max * math.sqrt(2.0)
     s = cand["control"]["screening"]
     slope = lead_in_slope(s, cand["control"]["baseline"], al)
     per_month = margin / (al.lead_in_weeks * 7.0 / MONTH_DAYS)
