@@ -28,6 +28,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.treatment import schedule
+
 DOSE, START = "dose_cells_per_kg", "start_day"
 CONTROL_COLOR, TREATED_COLOR = "#666666", "#1f77b4"
 PANEL_COLUMNS = 3
@@ -543,13 +545,9 @@ def scheduled_days(row: pd.Series | dict, horizon: float) -> list[float]:
     interval_days), up to the horizon."""
     if START not in row or pd.isna(row[START]) or float(row.get(DOSE, 1) or 0) <= 0:
         return []
-    offsets = row.get("offsets_days")
-    if isinstance(offsets, str) and offsets.strip():
-        days = [float(row[START]) + float(x) for x in offsets.split()]
-    else:
-        n = int(row.get("n_infusions", 1) or 0)
-        interval = float(row.get("interval_days", 0) or 0)
-        days = [float(row[START]) + k * interval for k in range(n)]
+    offsets = row.get("offsets_days")  # runs.parquet: space-separated days, absent or NA for a regular course
+    days = schedule(float(row[START]), int(row.get("n_infusions", 1) or 0), float(row.get("interval_days", 0) or 0),
+                    offsets.split() if isinstance(offsets, str) else ())
     return [d for d in days if d < horizon]
 
 

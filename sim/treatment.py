@@ -9,14 +9,22 @@ A dose is either per kg of body weight (`dose_cells_per_kg`, the usual IV unit) 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sim.config import DiseaseConfig, TreatmentConfig
 
 
+def schedule(start_day: float, n_infusions: int, interval_days: float, offsets_days: Sequence = ()) -> list[float]:
+    """Planned infusion days: start_day + each offset if any are given, else n_infusions every interval_days. The one
+    rule for a config (`planned_days`) and for a sweep's runs table (`sim.figures.scheduled_days`)."""
+    if offsets_days:
+        return [start_day + float(x) for x in offsets_days]
+    return [start_day + k * interval_days for k in range(n_infusions)]
+
+
 def planned_days(t: TreatmentConfig) -> list[float]:
-    """Every planned infusion day: start_day + each of `offsets_days` if given, else n_infusions every interval_days."""
-    if t.offsets_days:
-        return [t.start_day + float(x) for x in t.offsets_days]
-    return [t.start_day + k * t.interval_days for k in range(t.n_infusions)]
+    """Every planned infusion day of a treatment config."""
+    return schedule(t.start_day, t.n_infusions, t.interval_days, t.offsets_days)
 
 
 def n_planned(t: TreatmentConfig) -> int:
